@@ -1,0 +1,55 @@
+"""Where things live. The one module that reads the environment.
+
+Every location has an embedded default under ``JINSHU_HOME`` (SQLite and
+local folders), so a fresh checkout runs without any service; production
+points the same settings at PostgreSQL and S3/MinIO.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CATALOG_DIR = PACKAGE_DIR.parent / "catalog"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations and endpoints for one process."""
+
+    home: Path
+    store_url: str
+    landing_url: str
+    open_data_url: str
+    catalog_dir: Path
+    s3_endpoint_url: str | None = None
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for a batch's stage files (shared by all workers)."""
+        return self.home / "work"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("JINSHU_HOME", Path.home() / ".jinshu")).expanduser().resolve()
+        return cls(
+            home=home,
+            store_url=env.get("JINSHU_STORE_URL", f"sqlite:///{home / 'central.db'}"),
+            landing_url=env.get("JINSHU_LANDING_URL", str(home / "landing")),
+            open_data_url=env.get("JINSHU_OPEN_DATA_URL", str(home / "open-data")),
+            catalog_dir=Path(env.get("JINSHU_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
+            s3_endpoint_url=env.get("JINSHU_S3_ENDPOINT_URL") or None,
+        )
+
+
+def get_settings() -> Settings:
+    """Settings of this process, read from the environment on each call."""
+    return Settings.from_env()
