@@ -26,6 +26,7 @@ class Settings:
     open_data_url: str
     catalog_dir: Path
     s3_endpoint_url: str | None = None
+    pseudonym_key_hex: str | None = None
 
     @property
     def work_dir(self) -> Path:
@@ -47,6 +48,7 @@ class Settings:
             open_data_url=env.get("JINSHU_OPEN_DATA_URL", str(home / "open-data")),
             catalog_dir=Path(env.get("JINSHU_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
             s3_endpoint_url=env.get("JINSHU_S3_ENDPOINT_URL") or None,
+            pseudonym_key_hex=env.get("JINSHU_PSEUDONYM_KEY") or None,
         )
 
 

@@ -1,7 +1,8 @@
 """Resident Identity Card number (GB 11643-1999): 18 chars, or the old 15-digit form.
 
 >>> import pandas as pd
->>> is_valid(normalize(pd.Series(["14010520010815068x", "140105199803071232", "140105199803071233"]))).tolist()
+>>> ids = pd.Series(["14010520010815068x", "140105199803071232", "140105199803071233"])
+>>> is_valid(normalize(ids)).tolist()
 [True, True, False]
 >>> normalize(pd.Series(["140105980307123"])).tolist()  # 15-digit form, upgraded
 ['140105199803071232']

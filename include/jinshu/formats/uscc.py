@@ -1,7 +1,8 @@
 """Unified Social Credit Code (GB 32100-2015), 18 characters.
 
 >>> import pandas as pd
->>> is_valid(normalize(pd.Series(["91140105MA0K1B2C1E", "12140100123456788c", "91140105MA0K1B2C1F"]))).tolist()
+>>> codes = pd.Series(["91140105MA0K1B2C1E", "12140100123456788c", "91140105MA0K1B2C1F"])
+>>> is_valid(normalize(codes)).tolist()
 [True, True, False]
 """
 

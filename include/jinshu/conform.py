@@ -1,0 +1,99 @@
+"""Conform an extract to its contract: headers to field names, values cleaned.
+
+Grain: one row per readable record, one column per contract field plus
+``_row``. Headers match a field by name, Chinese title or alias, after
+folding full-width characters and case. A column the contract does not
+declare is a scope violation: it is counted and dropped here, before
+anything is stored, and its values go nowhere.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import pandas as pd
+
+from jinshu.catalog import Contract
+from jinshu.read import ROW
+
+FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_FULL_WIDTH_CHARS = "[\uff01-\uff5e\u3000]"
+
+
+class MissingColumns(ValueError):
+    """Required fields have no column: the batch cannot be checked."""
+
+    def __init__(self, missing: list[str], headers: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"required column(s) {', '.join(missing)} not found among headers {headers}. "
+            "Fix: add the column with the title given in the contract"
+        )
+
+
+class AmbiguousColumns(ValueError):
+    def __init__(self, field: str, headers: list[str]) -> None:
+        super().__init__(
+            f"headers {headers} all mean field '{field}'. Fix: keep one of these columns"
+        )
+
+
+@dataclass(frozen=True)
+class ScopeViolation:
+    """A column outside the declared collection scope (values never kept)."""
+
+    header: str
+    non_empty_values: int
+
+
+def fold(text: str) -> str:
+    """Half-width, trimmed, lower-case, no inner spaces: the form headers are matched in."""
+    return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "").replace("_", "")
+
+
+def header_map(contract: Contract) -> dict[str, str]:
+    """Folded header -> field name, from names, titles and aliases."""
+    out: dict[str, str] = {}
+    for f in contract.fields:
+        for label in (f.name, f.title, *f.aliases):
+            out[fold(label)] = f.name
+    return out
+
+
+def clean_values(values: pd.Series) -> pd.Series:
+    """Full-width -> half-width, trimmed; empty strings become missing."""
+    if values.str.contains(_FULL_WIDTH_CHARS, regex=True).any():
+        values = values.str.translate(FULL_WIDTH)
+    values = values.str.strip()
+    return values.mask(values == "")
+
+
+def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list[ScopeViolation]]:
+    """Rename, select and clean the contract's columns; report undeclared ones."""
+    known = header_map(contract)
+    chosen: dict[str, str] = {}
+    violations: list[ScopeViolation] = []
+    for header in frame.columns:
+        if header == ROW:
+            continue
+        name = known.get(fold(str(header)))
+        if name is None:
+            values = frame[header].str.strip()
+            violations.append(ScopeViolation(str(header), int((values != "").sum())))
+        elif name in chosen.values():
+            others = [h for h, n in chosen.items() if n == name]
+            raise AmbiguousColumns(name, [*others, str(header)])
+        else:
+            chosen[str(header)] = name
+    missing = [f.name for f in contract.fields if f.required and f.name not in chosen.values()]
+    if missing:
+        raise MissingColumns(missing, [str(h) for h in frame.columns if h != ROW])
+    out = pd.DataFrame({ROW: frame[ROW].to_numpy()}, index=frame.index)
+    by_field = {name: header for header, name in chosen.items()}
+    for f in contract.fields:
+        if f.name in by_field:
+            out[f.name] = clean_values(frame[by_field[f.name]])
+        else:
+            out[f.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    return out[[*contract.field_names, ROW]], violations

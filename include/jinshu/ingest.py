@@ -1,0 +1,206 @@
+"""The ingest stages of one dataset, as the DAG's tasks call them.
+
+Each stage takes a batch id, reads the previous stage's file from the
+batch's work folder, writes its own, and returns the batch id: tasks pass
+keys, not data. Stages are idempotent; only ``load`` writes to the central
+store, in one transaction. A file that cannot be read at all is quarantined
+whole (its bytes kept under ``_quarantine/`` in the landing area).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from jinshu import ledger
+from jinshu.catalog import Contract
+from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, conform
+from jinshu.dedup import (
+    RECORD_HASH,
+    SUBJECT_KEY,
+    Pseudonymizer,
+    record_hashes,
+    split_batch_duplicates,
+)
+from jinshu.keys import pseudonym_key
+from jinshu.load import QUARANTINE_COLUMNS, BatchOutcome, load_batch
+from jinshu.objectstore import ObjectStore, open_store
+from jinshu.read import ROW, UnreadableFile, read_extract
+from jinshu.rules import check_rows
+from jinshu.settings import Settings
+from jinshu.store import engine_for, ensure_schema, quarantine
+
+
+class BatchClosed(Exception):
+    """The batch was settled by an earlier stage (whole file quarantined)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _work(settings: Settings, batch_id: str) -> Path:
+    path = settings.work_dir / batch_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _landing(settings: Settings) -> ObjectStore:
+    return open_store(settings.landing_url, settings.s3_endpoint_url)
+
+
+def _message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
+    where = [f"file {file_key}"]
+    if row is not None and not pd.isna(row):
+        where.append(f"row {int(row)}")
+    if column:
+        where.append(f"column {column}")
+    return f"{', '.join(where)}: {detail}. Fix: {fix}"
+
+
+def discover(settings: Settings, contract: Contract, contracts: dict[str, Contract]) -> list[str]:
+    """Record new drops in the ledger; return every batch still waiting for ingest."""
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    store = _landing(settings)
+    with engine.begin() as conn:
+        for obj in store.list(contract.landing_prefix):
+            name = obj.key.rsplit("/", 1)[-1]
+            if name.startswith((".", "_")):
+                continue
+            checksum = hashlib.sha256(store.read(obj.key)).hexdigest()
+            ledger.record_drop(conn, contract, obj, checksum, _now())
+        return ledger.pending(conn, contract.id)
+
+
+def _quarantine_file(settings: Settings, batch: sa.Row, error: Exception) -> None:
+    """Keep the file's bytes aside and close the batch with the reason."""
+    store = _landing(settings)
+    archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
+    store.write(archive, store.read(batch.file_key))
+    detail, _, fix = str(error).partition(". Fix: ")
+    message = _message(batch.file_key, None, None, detail, fix)
+    with engine_for(settings.store_url).begin() as conn:
+        conn.execute(quarantine.insert().values(
+            batch_id=batch.batch_id, source_row=None, column_name=None,
+            rule=getattr(error, "rule", type(error).__name__), message=message, original=archive))
+        ledger.close(conn, batch.batch_id, "quarantined", ledger.Counts(0, 0, 0, 0), _now(),
+                     reason=message)
+
+
+def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
+    with engine_for(settings.store_url).connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status != ledger.OPEN:
+        raise BatchClosed(f"batch {batch_id} is {batch.status}: {batch.reason}")
+    return batch
+
+
+def read(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 1: decode and parse the file; ragged rows are set aside with their raw text."""
+    batch = _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    try:
+        extract = read_extract(batch.file_key, _landing(settings).read(batch.file_key))
+    except UnreadableFile as error:
+        _quarantine_file(settings, batch, error)
+        raise BatchClosed(str(error)) from error
+    extract.frame.to_parquet(work / "read.parquet", index=False)
+    bad = pd.DataFrame([{
+        "source_row": b.row, "column_name": None, "rule": b.rule,
+        "message": _message(batch.file_key, b.row, None, b.detail,
+                            "give every row as many fields as the header"),
+        "original": json.dumps({"raw": b.raw}, ensure_ascii=False),
+    } for b in extract.bad_records], columns=QUARANTINE_COLUMNS)
+    bad.to_parquet(work / "rejected_read.parquet", index=False)
+    (work / "read.json").write_text(json.dumps({"encoding": extract.encoding}))
+    return batch_id
+
+
+def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 2: headers to fields, values cleaned; undeclared columns dropped and counted."""
+    batch = _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    frame = pd.read_parquet(work / "read.parquet")
+    try:
+        conformed, scope = conform(frame, contract)
+    except (MissingColumns, AmbiguousColumns) as error:
+        _quarantine_file(settings, batch, error)
+        raise BatchClosed(str(error)) from error
+    conformed.to_parquet(work / "conformed.parquet", index=False)
+    original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
+    original.to_parquet(work / "original.parquet", index=False)
+    (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
+    return batch_id
+
+
+def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 3: row rules; failing rows are quarantined with every reason found."""
+    batch = _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    checked = check_rows(pd.read_parquet(work / "conformed.parquet"), contract)
+    checked.valid.to_parquet(work / "checked.parquet", index=False)
+    violations = checked.violations
+    original = pd.read_parquet(work / "original.parquet").set_index(ROW)
+    messages = violations.assign(message=[
+        _message(batch.file_key, r, c, d, f) for r, c, d, f in
+        violations[[ROW, "column", "detail", "fix"]].itertuples(index=False, name=None)
+    ])
+    per_row = messages.groupby(ROW, sort=True).agg(
+        column_name=("column", "first"), rule=("rule", "first"),
+        message=("message", " | ".join)).reset_index()
+    per_row["original"] = [
+        json.dumps(original.loc[r].to_dict(), ensure_ascii=False, default=str)
+        for r in per_row[ROW]
+    ]
+    per_row.rename(columns={ROW: "source_row"})[QUARANTINE_COLUMNS].to_parquet(
+        work / "rejected_rules.parquet", index=False)
+    return batch_id
+
+
+def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 4: record hashes and subject pseudonyms; repeats within the file set aside."""
+    _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    frame = pd.read_parquet(work / "checked.parquet")
+    frame[RECORD_HASH] = record_hashes(frame, contract.field_names)
+    if contract.subject_key:
+        pseudonyms = Pseudonymizer(pseudonym_key(settings))
+        frame[SUBJECT_KEY] = pseudonyms.many(frame[contract.subject_key])
+    else:
+        frame[SUBJECT_KEY] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    first, repeats = split_batch_duplicates(frame)
+    first.to_parquet(work / "deduped.parquet", index=False)
+    repeats[[ROW, RECORD_HASH]].to_parquet(work / "repeats.parquet", index=False)
+    return batch_id
+
+
+def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
+    """Stage 5: one transaction into the central store; the work folder is then removed."""
+    work = settings.work_dir / batch_id
+    engine = engine_for(settings.store_url)
+    with engine.connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status != ledger.OPEN:
+        return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
+    rejected = pd.concat([pd.read_parquet(work / "rejected_read.parquet"),
+                          pd.read_parquet(work / "rejected_rules.parquet")], ignore_index=True)
+    records = pd.read_parquet(work / "deduped.parquet")
+    repeats = pd.read_parquet(work / "repeats.parquet")
+    outcome = BatchOutcome(
+        records=records, repeats=repeats, rejected=rejected,
+        scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
+        rows_in=len(pd.read_parquet(work / "read.parquet", columns=[ROW])) +
+        len(pd.read_parquet(work / "rejected_read.parquet", columns=["source_row"])),
+        encoding=json.loads((work / "read.json").read_text())["encoding"],
+    )
+    with engine.begin() as conn:
+        counts = load_batch(conn, contract, batch_id, outcome, _now())
+    shutil.rmtree(work, ignore_errors=True)
+    return counts

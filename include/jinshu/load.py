@@ -1,0 +1,129 @@
+"""Load one batch into the central store in a single transaction.
+
+Everything a batch produced lands together or not at all: new and changed
+records (upsert on the natural key), duplicates with the hash of their
+stored twin, quarantined rows with their reasons, scope violations and the
+ledger's counts. A retried load finds the batch closed and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from jinshu import ledger
+from jinshu.bulk import bulk_load
+from jinshu.catalog import Contract
+from jinshu.conform import ScopeViolation
+from jinshu.dedup import RECORD_HASH, SUBJECT_KEY
+from jinshu.read import ROW
+from jinshu.store import batches, dataset_table, duplicates, quarantine, scope_violations
+
+QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"]
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch's stages produced, ready to be stored."""
+
+    records: pd.DataFrame  # field columns + _record_hash, _subject_key, _row
+    repeats: pd.DataFrame  # _row, _record_hash: in-batch duplicates of a record in ``records``
+    rejected: pd.DataFrame  # QUARANTINE_COLUMNS
+    scope: list[ScopeViolation]
+    rows_in: int
+    encoding: str | None
+
+
+def _staging_table(contract: Contract) -> sa.Table:
+    target = dataset_table(contract)
+    keep = [*contract.field_names, RECORD_HASH, SUBJECT_KEY, "_source_row"]
+    return sa.Table(
+        f"stage_{contract.table}", sa.MetaData(),
+        *(sa.Column(c.name, c.type) for c in target.columns if c.name in keep),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _upsert(conn: Connection, contract: Contract, stage: sa.Table, batch_id: str,
+            acquired_at: datetime) -> int:
+    """Insert staged records whose hash is new; update rows whose natural key exists."""
+    target = dataset_table(contract)
+    known = sa.exists().where(target.c._record_hash == stage.c._record_hash)
+    source = sa.select(
+        *stage.c, sa.literal(batch_id, sa.String).label("_batch_id"),
+        sa.literal(acquired_at, sa.DateTime(timezone=True)).label("_acquired_at"),
+    ).where(~known)
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)
+    statement = insert.from_select([c.name for c in stage.c] + ["_batch_id", "_acquired_at"],
+                                   source)
+    updated = {c: statement.excluded[c] for c in [*contract.field_names, *(
+        "_record_hash", "_subject_key", "_source_row", "_batch_id", "_acquired_at")]
+        if c not in contract.natural_key}
+    statement = statement.on_conflict_do_update(index_elements=list(contract.natural_key),
+                                                set_=updated)
+    return conn.execute(statement).rowcount
+
+
+def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
+                        batch_id: str) -> int:
+    """Staged records already stored by an earlier batch become duplicates."""
+    target = dataset_table(contract)
+    known = sa.exists().where(target.c._record_hash == stage.c._record_hash)
+    source = sa.select(sa.literal(batch_id, sa.String), stage.c._source_row,
+                       stage.c._record_hash).where(known)
+    return conn.execute(
+        duplicates.insert().from_select(["batch_id", "source_row", "record_hash"], source)
+    ).rowcount
+
+
+def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
+                  acquired_at: datetime) -> tuple[int, int]:
+    """(stored, duplicates of earlier batches) for the batch's distinct records."""
+    stage = _staging_table(contract)
+    stage.create(conn)
+    try:
+        bulk_load(conn, stage, records.rename(columns={ROW: "_source_row"}))
+        known = _record_known_twins(conn, contract, stage, batch_id)
+        stored = _upsert(conn, contract, stage, batch_id, acquired_at)
+    finally:
+        stage.drop(conn)
+    return stored, known
+
+
+def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
+               now: datetime) -> ledger.Counts:
+    """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
+    row = conn.execute(
+        sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
+    if row is None:
+        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    if row.status != ledger.OPEN:
+        return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
+    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at)
+    repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
+    if not repeats.empty:
+        conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
+    if not outcome.rejected.empty:
+        rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
+        conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
+    if outcome.scope:
+        conn.execute(scope_violations.insert(), [
+            {"batch_id": batch_id, "column_header": v.header, "dataset_id": contract.id,
+             "department": contract.department.code, "file_key": row.file_key,
+             "non_empty_values": v.non_empty_values, "seen_at": row.received_at}
+            for v in outcome.scope
+        ])
+    counts = ledger.Counts(outcome.rows_in, stored, known + len(repeats), len(outcome.rejected))
+    every_row_rejected = counts.quarantined == counts.rows_in
+    ledger.close(
+        conn, batch_id, "quarantined" if every_row_rejected else "loaded", counts, now,
+        reason=("no data rows in the file" if counts.rows_in == 0 else
+                "every row was rejected: see quarantine") if every_row_rejected else None,
+        encoding=outcome.encoding,
+    )
+    return counts

@@ -1,0 +1,107 @@
+"""Object stores for landing areas and open data: a local folder or S3.
+
+Both speak the same few verbs over ``/``-separated keys, so callers never
+know which one they run on. S3 goes through boto3 with a configurable
+endpoint (MinIO in compose, moto's server in tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime
+
+
+class ObjectStore(Protocol):
+    url: str
+
+    def list(self, prefix: str) -> list[ObjectInfo]: ...
+    def read(self, key: str) -> bytes: ...
+    def write(self, key: str, data: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class LocalStore:
+    """A folder on disk; keys are relative paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"key '{key}' leaves the store")
+        return path
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        return [
+            ObjectInfo(p.relative_to(self.root).as_posix(), p.stat().st_size,
+                       datetime.fromtimestamp(p.stat().st_mtime, UTC))
+            for p in sorted(base.rglob("*")) if p.is_file()
+        ]
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # readers never see half a file
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class S3Store:
+    """A bucket (and optional prefix) behind the S3 API."""
+
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
+        import boto3
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        out: list[ObjectInfo] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix))
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in pages:
+            for obj in page.get("Contents", []):
+                out.append(ObjectInfo(obj["Key"][strip:], obj["Size"], obj["LastModified"]))
+        return sorted(out, key=lambda o: o.key)
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def write(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+
+def open_store(url: str, endpoint_url: str | None = None) -> ObjectStore:
+    """``s3://bucket/prefix`` -> :class:`S3Store`; a path or ``file://`` URL -> :class:`LocalStore`."""
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        return S3Store(bucket, prefix, endpoint_url)
+    return LocalStore(Path(url.removeprefix("file://")))

@@ -1,0 +1,142 @@
+"""The central store: engine, governance tables and one table per dataset.
+
+SQLite by default, PostgreSQL by URL. Governance tables (grain and key):
+
+* ``batches``: one row per dropped file (key ``batch_id``), the ledger;
+* ``quarantine``: one row per rejected record or file, original values kept;
+* ``duplicates``: one row per record not stored because its twin is
+  (key ``batch_id, source_row``; ``record_hash`` points at the twin);
+* ``scope_violations``: one row per undeclared column per batch; values
+  are counted, never kept.
+
+Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from jinshu.catalog import Contract, FieldSpec
+
+metadata = sa.MetaData()
+
+batches = sa.Table(
+    "batches", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("file_checksum", sa.String(64), nullable=False, index=True),
+    sa.Column("file_size", sa.BigInteger, nullable=False),
+    sa.Column("file_modified", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("encoding", sa.String(16)),
+    sa.Column("rows_in", sa.BigInteger, nullable=False, default=0),
+    sa.Column("stored", sa.BigInteger, nullable=False, default=0),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, default=0),
+    sa.Column("quarantined", sa.BigInteger, nullable=False, default=0),
+    sa.Column("repeat_of", sa.String(96)),
+    sa.Column("reason", sa.Text),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("batch_id", sa.String(96), nullable=False, index=True),
+    sa.Column("source_row", sa.BigInteger),  # null when the whole file is rejected
+    sa.Column("column_name", sa.Text),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("original", sa.Text),  # JSON of the values as received, or the file's archive key
+)
+
+duplicates = sa.Table(
+    "duplicates", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("source_row", sa.BigInteger, primary_key=True),
+    sa.Column("record_hash", sa.String(32), nullable=False),
+)
+
+scope_violations = sa.Table(
+    "scope_violations", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("column_header", sa.Text, primary_key=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("non_empty_values", sa.BigInteger, nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+LINEAGE = ("_record_hash", "_subject_key", "_batch_id", "_source_row", "_acquired_at")
+_TYPES = {
+    "string": sa.Text,
+    "integer": sa.BigInteger,
+    "decimal": lambda: sa.Numeric(20, 6),
+    "date": sa.Date,
+}
+
+
+def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
+    return _TYPES[spec.type]()
+
+
+def dataset_columns(contract: Contract) -> list[sa.Column]:
+    return [
+        *(sa.Column(f.name, column_type(f), comment=f.title) for f in contract.fields),
+        sa.Column("_record_hash", sa.String(32), nullable=False),
+        sa.Column("_subject_key", sa.String(64)),
+        sa.Column("_batch_id", sa.String(96), nullable=False),
+        sa.Column("_source_row", sa.BigInteger, nullable=False),
+        sa.Column("_acquired_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
+    """``ds_<id>``: one row per natural key, with lineage."""
+    if contract.table in meta.tables:
+        return meta.tables[contract.table]
+    return sa.Table(
+        contract.table, meta, *dataset_columns(contract),
+        sa.UniqueConstraint(*contract.natural_key, name=f"uq_{contract.table}_key"),
+        sa.Index(f"ix_{contract.table}_record", "_record_hash", unique=True),
+        sa.Index(f"ix_{contract.table}_subject", "_subject_key"),
+        comment=contract.title,
+    )
+
+
+def normalize_url(url: str) -> str:
+    """Plain ``postgresql://`` URLs use psycopg 3, the driver installed here."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _wal(dbapi_conn, _record) -> None:  # concurrent readers while a batch loads
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def ensure_schema(engine: Engine, contracts: dict[str, Contract]) -> None:
+    """Create governance and dataset tables that do not exist yet."""
+    for contract in contracts.values():
+        dataset_table(contract)
+    metadata.create_all(engine, checkfirst=True)
