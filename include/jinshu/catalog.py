@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jinshu import formats
+from jinshu.mask import MASKS
 
 Sensitivity = Literal[
     "public", "internal", "personal", "sensitive_personal", "trade_secret", "state_secret"
@@ -70,6 +71,17 @@ class FieldSpec(_Model):
     maximum: float | None = None
     sensitivity: Sensitivity = "public"
     basis: Basis | None = None
+    mask: str | None = None  # how the value is masked when it leaves the store; see jinshu.mask
+
+    @property
+    def mask_kind(self) -> str:
+        """The masking function: declared, else derived from the format or type."""
+        if self.mask:
+            return self.mask
+        by_format = {"cn_ric": "cn_ric", "mobile": "mobile"}
+        if self.format in by_format:
+            return by_format[self.format]
+        return "date_year" if self.type == "date" else "generic"
 
     @property
     def is_personal(self) -> bool:
@@ -172,6 +184,8 @@ def _check_rules(contract: Contract, file: str) -> None:
                 file, f.name, "sensitive personal data on consent needs separate consent (PIPL art. 29)",
                 "set basis.consent.separate: true and ask for it on its own",
             )
+        if f.mask is not None and f.mask not in MASKS:
+            raise ContractError(file, f.name, f"unknown mask '{f.mask}'", f"use one of {sorted(MASKS)}")
         if f.format is not None and f.format not in formats.REGISTRY:
             raise ContractError(
                 file, f.name, f"unknown format '{f.format}'",

@@ -7,7 +7,8 @@ SQLite by default, PostgreSQL by URL. Governance tables (grain and key):
 * ``duplicates``: one row per record not stored because its twin is
   (key ``batch_id, source_row``; ``record_hash`` points at the twin);
 * ``scope_violations``: one row per undeclared column per batch; values
-  are counted, never kept.
+  are counted, never kept;
+* ``publications``: one row per dataset per publish run and channel.
 
 Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
 """
@@ -75,7 +76,19 @@ scope_violations = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-LINEAGE = ("_record_hash", "_subject_key", "_batch_id", "_source_row", "_acquired_at")
+publications = sa.Table(
+    "publications", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("channel", sa.String(16), nullable=False),  # exchange | open_data
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True)),  # newest batch in the product
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("suppressed_rows", sa.BigInteger, nullable=False, default=0),
+    sa.Column("location", sa.Text, nullable=False),
+)
+
 _TYPES = {
     "string": sa.Text,
     "integer": sa.BigInteger,

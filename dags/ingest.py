@@ -1,0 +1,83 @@
+"""
+### Ingest a department's extracts into the central store
+
+One DAG per dataset contract in `include/catalog/`. Each run lists the
+department's landing area, records new files in the batch ledger, and takes
+every waiting batch through the stages below (one mapped group per file):
+
+`read_extract` → `conform_to_contract` → `check_row_rules` →
+`deduplicate_records` → `load_batch` (one transaction; updates the dataset's
+Asset, which schedules the publishers).
+
+A file that cannot be read, or lacks a required column, is quarantined whole
+and its later stages are skipped. `report_batches` logs the ledger:
+rows in = stored + duplicates + quarantined for every batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_parsing_context, task, task_group
+
+from jinshu import tasks
+from jinshu.catalog import Contract
+
+DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
+
+
+def build_ingest_dag(contract: Contract):
+    @dag(
+        dag_id=f"ingest_{contract.id}",
+        description=f"{contract.department.name} · {contract.title}",
+        schedule="@hourly",
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["ingest", contract.department.code, f"sharing:{contract.sharing.class_}"],
+        doc_md=__doc__,
+    )
+    def ingest():
+        @task
+        def discover_extracts() -> list[str]:
+            return tasks.discover_extracts(contract.id)
+
+        @task_group
+        def ingest_batch(batch_id: str):
+            @task
+            def read_extract(batch_id: str) -> str:
+                return tasks.read_extract(contract.id, batch_id)
+
+            @task
+            def conform_to_contract(batch_id: str) -> str:
+                return tasks.conform_to_contract(contract.id, batch_id)
+
+            @task
+            def check_row_rules(batch_id: str) -> str:
+                return tasks.check_row_rules(contract.id, batch_id)
+
+            @task
+            def deduplicate_records(batch_id: str) -> str:
+                return tasks.deduplicate_records(contract.id, batch_id)
+
+            @task(outlets=[tasks.central_asset(contract)], max_active_tis_per_dagrun=1)
+            def load_batch(batch_id: str) -> dict[str, int]:
+                return tasks.load_batch(contract.id, batch_id)
+
+            checked = check_row_rules(conform_to_contract(read_extract(batch_id)))
+            return load_batch(deduplicate_records(checked))
+
+        @task(trigger_rule="all_done")
+        def report_batches() -> str:
+            return tasks.report_batches(contract.id)
+
+        ingest_batch.expand(batch_id=discover_extracts()) >> report_batches()
+
+    return ingest()
+
+
+_parsing = get_parsing_context().dag_id
+for _contract in tasks.catalog_at_parse_time().values():
+    if _parsing in (None, f"ingest_{_contract.id}"):
+        globals()[f"ingest_{_contract.id}"] = build_ingest_dag(_contract)

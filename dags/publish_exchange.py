@@ -1,0 +1,42 @@
+"""
+### Publish shareable datasets to the sharing exchange
+
+Runs whenever a shareable dataset's ingest updates its Asset. For each
+dataset whose sharing class is unconditional or conditional, `ex_<id>` in
+the central store is replaced in one transaction by the current records,
+with personal and trade-secret fields masked and every row stamped with its
+source department and acquisition date.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
+
+from airflow.sdk import dag, task
+
+from jinshu import tasks
+
+DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
+SHAREABLE = [c for c in tasks.catalog_at_parse_time().values() if c.is_shareable]
+
+
+@dag(
+    schedule=reduce(or_, [tasks.central_asset(c) for c in SHAREABLE]),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["publish", "exchange"],
+    doc_md=__doc__,
+)
+def publish_exchange():
+    @task(map_index_template="{{ task.op_kwargs['dataset_id'] }}")
+    def publish_dataset(dataset_id: str) -> int:
+        return tasks.publish_to_exchange(dataset_id)
+
+    publish_dataset.expand(dataset_id=[c.id for c in SHAREABLE])
+
+
+publish_exchange()

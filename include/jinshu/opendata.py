@@ -1,0 +1,171 @@
+"""Open data: de-identified, standardized, machine-readable, free of charge.
+
+For each dataset whose open class is ``open``, the open-data location gets
+``<id>/<id>.csv``, ``.json`` and ``.parquet`` (one row per published record)
+and a Frictionless ``datapackage.json`` naming the source department and
+the acquisition date; ``catalog.json`` at the top lists every product with
+DCAT terms.
+
+De-identification: sensitive personal, internal and trade-secret fields are
+removed; personal fields are removed too, unless the dataset was already
+disclosed by law (then they are masked); rows whose quasi-identifier
+combination is shared by fewer than ``k`` records are suppressed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from jinshu import mask
+from jinshu.catalog import Contract, FieldSpec
+from jinshu.objectstore import ObjectStore
+from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe, stamp
+from jinshu.store import dataset_table, publications
+
+LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
+           "path": "https://creativecommons.org/licenses/by/4.0/"}
+ACCRUAL = {"daily": "R/P1D", "weekly": "R/P1W", "monthly": "R/P1M", "quarterly": "R/P3M",
+           "yearly": "R/P1Y"}
+_TABLE_TYPES = {"string": "string", "integer": "integer", "decimal": "number", "date": "date"}
+
+
+def treatment(spec: FieldSpec, contract: Contract) -> str:
+    """``keep``, ``mask`` or ``drop`` for one field in open data."""
+    if spec.sensitivity == "public":
+        return "keep"
+    if spec.sensitivity == "personal" and contract.open.already_disclosed:
+        return "mask"
+    return "drop"
+
+
+def published_fields(contract: Contract) -> list[FieldSpec]:
+    return [f for f in contract.fields if treatment(f, contract) != "drop"]
+
+
+def suppress_rare(frame: pd.DataFrame, quasi_identifiers: list[str], k: int) -> pd.DataFrame:
+    """Drop rows whose quasi-identifier combination occurs fewer than ``k`` times."""
+    if not quasi_identifiers or frame.empty:
+        return frame
+    sizes = frame.groupby(quasi_identifiers, dropna=False)[quasi_identifiers[0]].transform("size")
+    return frame[sizes >= k]
+
+
+def anonymize(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, int]:
+    """(open rows with provenance, rows suppressed for k-anonymity)."""
+    out = pd.DataFrame(index=frame.index)
+    for f in published_fields(contract):
+        values = frame[f.name]
+        out[f.name] = mask.apply(f.mask_kind, values) if treatment(f, contract) == "mask" else values
+    kept_qis = [q for q in contract.open.quasi_identifiers if q in out.columns]
+    safe = suppress_rare(out, kept_qis, contract.open.k)
+    stamped = stamp(safe, contract, frame.loc[safe.index, "_acquired_at"])
+    return stamped.reset_index(drop=True), len(out) - len(safe)
+
+
+def table_schema(contract: Contract) -> dict:
+    fields = [
+        {"name": f.name, "title": f.title,
+         "type": "string" if treatment(f, contract) == "mask" else _TABLE_TYPES[f.type]}
+        for f in published_fields(contract)
+    ]
+    fields += [{"name": SOURCE_DEPARTMENT, "title": "数据来源部门", "type": "string"},
+               {"name": SOURCE_DATASET, "title": "来源数据集", "type": "string"},
+               {"name": ACQUIRED_ON, "title": "数据获取日期", "type": "date"}]
+    return {"fields": fields,
+            "primaryKey": [k for k in contract.natural_key
+                           if treatment(contract.by_name[k], contract) == "keep"] or None}
+
+
+def datapackage(contract: Contract, rows: int, suppressed: int, provenance: dict) -> dict:
+    schema = {k: v for k, v in table_schema(contract).items() if v is not None}
+    resource = {"profile": "tabular-data-resource", "schema": schema}
+    return {
+        "profile": "tabular-data-package",
+        "name": contract.id.replace("_", "-"),
+        "title": contract.title,
+        "description": contract.description,
+        "licenses": [LICENSE],
+        "created": provenance["published_at"],
+        "sources": [{"title": contract.department.name, "path": f"jinshu://central/{contract.id}"}],
+        "keywords": ["民生"] if contract.open.livelihood else [],
+        "jinshu": {**provenance, "rows": rows, "suppressed_rows": suppressed,
+                   "k_anonymity": contract.open.k if contract.open.quasi_identifiers else None,
+                   "update_cycle": contract.update_cycle},
+        "resources": [
+            {**resource, "name": f"{contract.id.replace('_', '-')}-csv", "path": f"{contract.id}.csv",
+             "format": "csv", "mediatype": "text/csv", "encoding": "utf-8"},
+            {**resource, "name": f"{contract.id.replace('_', '-')}-json",
+             "path": f"{contract.id}.json", "format": "json", "mediatype": "application/json",
+             "encoding": "utf-8"},
+            {**resource, "name": f"{contract.id.replace('_', '-')}-parquet",
+             "path": f"{contract.id}.parquet", "format": "parquet",
+             "mediatype": "application/vnd.apache.parquet"},
+        ],
+    }
+
+
+def render(frame: pd.DataFrame, contract: Contract, package: dict) -> dict[str, bytes]:
+    """File name -> bytes of the product's four files."""
+    parquet = io.BytesIO()
+    frame.to_parquet(parquet, index=False)
+    return {
+        f"{contract.id}.csv": frame.to_csv(index=False).encode("utf-8"),
+        f"{contract.id}.json": frame.to_json(orient="records", force_ascii=False,
+                                             date_format="iso").encode("utf-8"),
+        f"{contract.id}.parquet": parquet.getvalue(),
+        "datapackage.json": json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8"),
+    }
+
+
+def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
+    """Write the dataset's open-data product; returns rows published."""
+    source = dataset_table(contract)
+    columns = [source.c[f.name] for f in published_fields(contract)] + [source.c._acquired_at]
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.select(*columns).order_by(*source.primary_key.columns
+                                                           or [source.c._record_hash]), conn)
+        newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
+    for f in published_fields(contract):
+        if f.type == "date":
+            frame[f.name] = pd.to_datetime(frame[f.name]).dt.strftime("%Y-%m-%d")
+        elif f.type == "string":
+            frame[f.name] = frame[f.name].astype("str")
+    open_rows, suppressed = anonymize(frame, contract)
+    package = datapackage(contract, len(open_rows), suppressed, describe(contract, newest, now))
+    for name, data in render(open_rows, contract, package).items():
+        store.write(f"{contract.id}/{name}", data)
+    with engine.begin() as conn:
+        conn.execute(publications.insert().values(
+            channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=newest,
+            rows=len(open_rows), suppressed_rows=suppressed,
+            location=f"{store.url}/{contract.id}/"))
+    return len(open_rows)
+
+
+def write_catalog(store: ObjectStore, contracts: list[Contract], now: datetime) -> None:
+    """``catalog.json``: the open-data catalog in DCAT terms."""
+    datasets = [{
+        "@type": "dcat:Dataset",
+        "dct:identifier": c.id,
+        "dct:title": c.title,
+        "dct:description": c.description,
+        "dct:publisher": c.department.name,
+        "dcat:theme": "民生" if c.open.livelihood else "政务",
+        "dct:accrualPeriodicity": ACCRUAL[c.update_cycle],
+        "dct:modified": now.isoformat(),
+        "dct:license": LICENSE["path"],
+        "dcat:distribution": [
+            {"dcat:downloadURL": f"{c.id}/{c.id}.{ext}", "dcat:mediaType": media}
+            for ext, media in (("csv", "text/csv"), ("json", "application/json"),
+                               ("parquet", "application/vnd.apache.parquet"))
+        ],
+    } for c in contracts]
+    catalog = {"@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
+               "@type": "dcat:Catalog", "dct:title": "山西省公共数据开放目录", "dcat:dataset": datasets}
+    store.write("catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2).encode("utf-8"))

@@ -1,0 +1,123 @@
+"""What the DAGs' tasks call: one function per task, settings and catalog resolved here.
+
+Functions take and return small values (dataset ids, batch ids, counts), so
+nothing sensitive or bulky passes through XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from jinshu import exchange, ingest, ledger, opendata
+from jinshu.catalog import Contract, load_catalog
+from jinshu.objectstore import open_store
+from jinshu.report import batch_table
+from jinshu.settings import Settings, get_settings
+from jinshu.store import engine_for, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _catalog(catalog_dir: Path) -> dict[str, Contract]:
+    return load_catalog(catalog_dir)
+
+
+def _context(dataset_id: str | None = None) -> tuple[Settings, dict[str, Contract], Contract | None]:
+    settings = get_settings()
+    contracts = _catalog(settings.catalog_dir)
+    return settings, contracts, contracts[dataset_id] if dataset_id else None
+
+
+def discover_extracts(dataset_id: str) -> list[str]:
+    settings, contracts, contract = _context(dataset_id)
+    waiting = ingest.discover(settings, contract, contracts)
+    log.info("%s: %d batch(es) waiting in %s", dataset_id, len(waiting), settings.landing_url)
+    return waiting
+
+
+def _stage(stage, dataset_id: str, batch_id: str) -> str:
+    settings, _, contract = _context(dataset_id)
+    try:
+        return stage(settings, contract, batch_id)
+    except ingest.BatchClosed as closed:
+        raise AirflowSkipException(str(closed)) from closed
+
+
+def read_extract(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.read, dataset_id, batch_id)
+
+
+def conform_to_contract(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.conform_stage, dataset_id, batch_id)
+
+
+def check_row_rules(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.check_stage, dataset_id, batch_id)
+
+
+def deduplicate_records(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.dedup_stage, dataset_id, batch_id)
+
+
+def load_batch(dataset_id: str, batch_id: str) -> dict[str, int]:
+    settings, _, contract = _context(dataset_id)
+    counts = ingest.load(settings, contract, batch_id)
+    log.info("%s %s: %s", dataset_id, batch_id, counts)
+    return counts.__dict__
+
+
+def report_batches(dataset_id: str) -> str:
+    """Log the ledger of this dataset as a table (shown in the task log)."""
+    settings, _, _ = _context(dataset_id)
+    with engine_for(settings.store_url).connect() as conn:
+        table = batch_table(ledger.summary(conn, dataset_id))
+    log.info("batches of %s:\n%s", dataset_id, table)
+    return dataset_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def publish_to_exchange(dataset_id: str) -> int:
+    settings, contracts, contract = _context(dataset_id)
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    rows = exchange.publish(engine, contract, _now())
+    log.info("exchange: %s published, %d rows", dataset_id, rows)
+    return rows
+
+
+def publish_open_dataset(dataset_id: str) -> int:
+    settings, contracts, contract = _context(dataset_id)
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    store = open_store(settings.open_data_url, settings.s3_endpoint_url)
+    rows = opendata.publish(engine, store, contract, _now())
+    log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
+    return rows
+
+
+def write_open_catalog() -> str:
+    settings, contracts, _ = _context()
+    store = open_store(settings.open_data_url, settings.s3_endpoint_url)
+    opendata.write_catalog(store, [c for c in contracts.values() if c.is_open], _now())
+    return f"{store.url}/catalog.json"
+
+
+def central_asset(contract: Contract):
+    """The Airflow Asset a dataset's ingest updates and its publishers wait for."""
+    from airflow.sdk import Asset
+
+    return Asset(uri=contract.asset_uri, name=f"central.{contract.id}", group="central_store")
+
+
+def catalog_at_parse_time() -> dict[str, Contract]:
+    """The catalog, for DAG files to generate DAGs from (files only, no DB or network)."""
+    return _catalog(get_settings().catalog_dir)
