@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_parsing_context, task, task_group
-
 from jinshu import tasks
 from jinshu.catalog import Contract
 

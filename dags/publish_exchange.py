@@ -15,7 +15,6 @@ from functools import reduce
 from operator import or_
 
 from airflow.sdk import dag, task
-
 from jinshu import tasks
 
 DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}

@@ -16,7 +16,6 @@ from functools import reduce
 from operator import or_
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-
 from jinshu import tasks
 
 DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}

@@ -103,12 +103,20 @@ class Sharing(_Model):
     legal_basis: str | None = None
 
 
+class Aggregate(_Model):
+    """Open a person-level dataset as counts and sums per group, not as records."""
+
+    by: tuple[str, ...] = Field(min_length=1)
+    sum: tuple[str, ...] = ()
+
+
 class OpenSpec(_Model):
     class_: Literal["open", "conditional", "not_open"] = Field(alias="class")
     livelihood: bool = False
     already_disclosed: bool = False
     quasi_identifiers: tuple[str, ...] = ()
     k: int = Field(default=5, ge=2)
+    aggregate: Aggregate | None = None
 
 
 class Contract(_Model):
@@ -129,7 +137,9 @@ class Contract(_Model):
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names):
             raise ValueError(f"field names repeat: {sorted(n for n in names if names.count(n) > 1)}")
-        for ref in (*self.natural_key, *self.open.quasi_identifiers, self.subject_key):
+        aggregate = self.open.aggregate
+        grouped = (*aggregate.by, *aggregate.sum) if aggregate else ()
+        for ref in (*self.natural_key, *self.open.quasi_identifiers, *grouped, self.subject_key):
             if ref is not None and ref not in names:
                 raise ValueError(f"'{ref}' is referenced but is not a field")
         return self

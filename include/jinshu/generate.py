@@ -144,10 +144,12 @@ def render_extract(
     stem = f"{contract.id}_{seed}"
     if "xlsx" in faults:
         return f"{stem}.xlsx", _xlsx(frame)
-    text = _csv(frame)
+    data = _csv(frame)
     if "ragged_rows" in faults:
-        text = _ragged(text, _rng(seed, contract.id, "ragged_rows"))
-    return f"{stem}.csv", text.encode("gb18030" if "gb18030" in faults else "utf-8")
+        data = _ragged(data.decode(), _rng(seed, contract.id, "ragged_rows")).encode()
+    if "gb18030" in faults:
+        data = data.decode().encode("gb18030")
+    return f"{stem}.csv", data
 
 
 def generate_extract(
@@ -553,8 +555,8 @@ def _with_duplicates(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     return pd.concat([frame, repeats], ignore_index=True)
 
 
-def _csv(frame: pd.DataFrame) -> str:
-    """CSV text with minimal quoting; pyarrow writes it fast when no value needs quotes."""
+def _csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with minimal quoting; pyarrow writes it fast when no value needs quotes."""
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(frame.columns)
     body = io.BytesIO()
@@ -562,8 +564,8 @@ def _csv(frame: pd.DataFrame) -> str:
     try:
         pcsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), body, options)
     except pa.ArrowInvalid:  # some value holds a comma, quote or line break
-        return frame.to_csv(index=False, lineterminator="\n")
-    return header.getvalue() + body.getvalue().decode()
+        return frame.to_csv(index=False, lineterminator="\n").encode()
+    return header.getvalue().encode() + body.getvalue()
 
 
 def _ragged(text: str, rng: np.random.Generator) -> str:

@@ -26,15 +26,16 @@ import pandas as pd
 
 
 def _stars(values: pd.Series, keep_head: int, keep_tail: int) -> pd.Series:
-    hidden = (values.str.len() - keep_head - keep_tail).clip(lower=1)
-    head = values.str.slice(0, keep_head)
+    """Keep ``keep_head`` leading and ``keep_tail`` trailing chars; star the rest (at least one)."""
+    middle = values.str.slice(keep_head, -keep_tail if keep_tail else None)
+    stars = middle.str.replace(r".", "*", regex=True).mask(middle.str.len() == 0, "*")
     tail = values.str.slice(-keep_tail) if keep_tail else ""
-    return head + hidden.map(lambda n: "*" * int(n) if pd.notna(n) else n) + tail
+    masked = values.str.slice(0, keep_head) + stars + tail
+    return masked.mask(values.str.len() <= keep_head + keep_tail, "***")
 
 
 def name(values: pd.Series) -> pd.Series:
-    return values.str.slice(0, 1) + values.str.len().clip(lower=2).sub(1).map(
-        lambda n: "*" * int(n) if pd.notna(n) else n)
+    return _stars(values, 1, 0)
 
 
 def cn_ric(values: pd.Series) -> pd.Series:
@@ -43,7 +44,7 @@ def cn_ric(values: pd.Series) -> pd.Series:
 
 
 def mobile(values: pd.Series) -> pd.Series:
-    return values.str.slice(0, 3) + "****" + values.str.slice(-4)
+    return _stars(values, 3, 4)
 
 
 def bank_card(values: pd.Series) -> pd.Series:
@@ -58,7 +59,8 @@ def address(values: pd.Series) -> pd.Series:
 
 
 def email(values: pd.Series) -> pd.Series:
-    return values.str.slice(0, 1) + "***@" + values.str.split("@").str[-1]
+    masked = values.str.slice(0, 1) + "***@" + values.str.split("@").str[-1]
+    return masked.where(values.str.contains("@", regex=False), "***")
 
 
 def date_year(values: pd.Series) -> pd.Series:

@@ -9,7 +9,9 @@ DCAT terms.
 De-identification: sensitive personal, internal and trade-secret fields are
 removed; personal fields are removed too, unless the dataset was already
 disclosed by law (then they are masked); rows whose quasi-identifier
-combination is shared by fewer than ``k`` records are suppressed.
+combination is shared by fewer than ``k`` records are suppressed. A dataset
+whose contract asks for ``open.aggregate`` opens as counts and sums per
+group instead of records; groups of fewer than ``k`` are suppressed.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
            "path": "https://creativecommons.org/licenses/by/4.0/"}
 ACCRUAL = {"daily": "R/P1D", "weekly": "R/P1W", "monthly": "R/P1M", "quarterly": "R/P3M",
            "yearly": "R/P1Y"}
+RECORD_COUNT = "record_count"
+PROVENANCE_FIELDS = (
+    {"name": SOURCE_DEPARTMENT, "title": "数据来源部门", "type": "string"},
+    {"name": SOURCE_DATASET, "title": "来源数据集", "type": "string"},
+    {"name": ACQUIRED_ON, "title": "数据获取日期", "type": "date"},
+)
 _TABLE_TYPES = {"string": "string", "integer": "integer", "decimal": "number", "date": "date"}
 
 
@@ -56,8 +64,26 @@ def suppress_rare(frame: pd.DataFrame, quasi_identifiers: list[str], k: int) -> 
     return frame[sizes >= k]
 
 
+def aggregate(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, int]:
+    """Counts and sums per group; groups of fewer than ``k`` records are suppressed."""
+    spec = contract.open.aggregate
+    grouped = frame.groupby(list(spec.by), dropna=False)
+    out = grouped.size().rename(RECORD_COUNT).to_frame()
+    for name in spec.sum:
+        out[f"sum_{name}"] = grouped[name].sum(min_count=1).astype("float64").round(2)
+    out["_acquired_at"] = grouped["_acquired_at"].max()
+    out = out.reset_index()
+    rare = out[RECORD_COUNT] < contract.open.k
+    return out[~rare], int(out.loc[rare, RECORD_COUNT].sum())
+
+
 def anonymize(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, int]:
-    """(open rows with provenance, rows suppressed for k-anonymity)."""
+    """(open rows with provenance, source records suppressed for k-anonymity)."""
+    if contract.open.aggregate:
+        groups, suppressed = aggregate(frame, contract)
+        columns = [c["name"] for c in product_fields(contract)[:-len(PROVENANCE_FIELDS)]]
+        stamped = stamp(groups[columns], contract, groups["_acquired_at"])
+        return stamped.reset_index(drop=True), suppressed
     out = pd.DataFrame(index=frame.index)
     for f in published_fields(contract):
         values = frame[f.name]
@@ -68,18 +94,34 @@ def anonymize(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, in
     return stamped.reset_index(drop=True), len(out) - len(safe)
 
 
+def _field(spec: FieldSpec, contract: Contract) -> dict:
+    out = {"name": spec.name, "title": spec.title,
+           "type": "string" if treatment(spec, contract) == "mask" else _TABLE_TYPES[spec.type]}
+    if spec.values:
+        out["description"] = "; ".join(f"{code}={label}" for code, label in spec.values.items())
+        out["constraints"] = {"enum": list(spec.values)}
+    return out
+
+
+def product_fields(contract: Contract) -> list[dict]:
+    """Table Schema fields of the open product, provenance columns last."""
+    spec = contract.open.aggregate
+    if spec:
+        fields = [_field(contract.by_name[n], contract) for n in spec.by]
+        fields.append({"name": RECORD_COUNT, "title": "记录数", "type": "integer"})
+        fields += [{"name": f"sum_{n}", "title": f"{contract.by_name[n].title}合计", "type": "number"}
+                   for n in spec.sum]
+    else:
+        fields = [_field(f, contract) for f in published_fields(contract)]
+    return [*fields, *PROVENANCE_FIELDS]
+
+
 def table_schema(contract: Contract) -> dict:
-    fields = [
-        {"name": f.name, "title": f.title,
-         "type": "string" if treatment(f, contract) == "mask" else _TABLE_TYPES[f.type]}
-        for f in published_fields(contract)
-    ]
-    fields += [{"name": SOURCE_DEPARTMENT, "title": "数据来源部门", "type": "string"},
-               {"name": SOURCE_DATASET, "title": "来源数据集", "type": "string"},
-               {"name": ACQUIRED_ON, "title": "数据获取日期", "type": "date"}]
-    return {"fields": fields,
-            "primaryKey": [k for k in contract.natural_key
-                           if treatment(contract.by_name[k], contract) == "keep"] or None}
+    if contract.open.aggregate:
+        key = list(contract.open.aggregate.by)
+    else:
+        key = [k for k in contract.natural_key if treatment(contract.by_name[k], contract) == "keep"]
+    return {"fields": product_fields(contract), "primaryKey": key or None}
 
 
 def datapackage(contract: Contract, rows: int, suppressed: int, provenance: dict) -> dict:
@@ -126,12 +168,16 @@ def render(frame: pd.DataFrame, contract: Contract, package: dict) -> dict[str, 
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
     """Write the dataset's open-data product; returns rows published."""
     source = dataset_table(contract)
-    columns = [source.c[f.name] for f in published_fields(contract)] + [source.c._acquired_at]
+    needed = published_fields(contract)
+    if contract.open.aggregate:
+        names = {*contract.open.aggregate.by, *contract.open.aggregate.sum}
+        needed = [f for f in contract.fields if f.name in names]
+    columns = [source.c[f.name] for f in needed] + [source.c._acquired_at]
     with engine.connect() as conn:
         frame = pd.read_sql(sa.select(*columns).order_by(*source.primary_key.columns
                                                            or [source.c._record_hash]), conn)
         newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
-    for f in published_fields(contract):
+    for f in needed:
         if f.type == "date":
             frame[f.name] = pd.to_datetime(frame[f.name]).dt.strftime("%Y-%m-%d")
         elif f.type == "string":

@@ -6,7 +6,7 @@ source of the government data it used and the date it was obtained.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -26,12 +26,17 @@ def stamp(frame: pd.DataFrame, contract: Contract, acquired_at: pd.Series) -> pd
     })
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; the store writes them in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def describe(contract: Contract, acquired_at: datetime | None, published_at: datetime) -> dict:
     """Product-level provenance, as written into data package metadata."""
     return {
         "source_department": contract.department.name,
         "source_department_code": contract.department.code,
         "source_dataset": contract.id,
-        "acquired_at": acquired_at.isoformat() if acquired_at else None,
+        "acquired_at": _utc(acquired_at).isoformat() if acquired_at else None,
         "published_at": published_at.isoformat(),
     }

@@ -1,0 +1,106 @@
+"""``jinshu``: the command line for platform engineers and departments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jinshu.catalog import ContractError, load_catalog
+from jinshu.settings import Settings
+
+app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_args_is_help=True)
+
+
+def _contracts(settings: Settings):
+    try:
+        return load_catalog(settings.catalog_dir)
+    except ContractError as error:
+        typer.echo(f"catalog error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def demo(rows: Annotated[int, typer.Option(help="rows per clean sample extract")] = 200) -> None:
+    """Generate sample extracts and run every DAG once on the embedded defaults."""
+    from jinshu.demo import main
+
+    raise typer.Exit(main(rows))
+
+
+@app.command()
+def generate(
+    dataset: Annotated[str, typer.Argument(help="dataset id from the catalog")],
+    rows: Annotated[int, typer.Option(help="number of records")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 0,
+    fault: Annotated[list[str] | None, typer.Option(help="planted fault, repeatable")] = None,
+    header: Annotated[str, typer.Option(help="'title' (Chinese) or 'name' headers")] = "title",
+    out: Annotated[Path | None, typer.Option(help="folder; default: the dataset's landing folder")] = None,
+) -> None:
+    """Write a deterministic sample extract (optionally with planted faults)."""
+    from jinshu.generate import generate_extract
+
+    settings = Settings.from_env()
+    contract = _contracts(settings)[dataset]
+    name, data = generate_extract(contract, rows, seed=seed, faults=frozenset(fault or ()),
+                                  header=header)
+    folder = out or Path(settings.landing_url) / contract.landing_prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    typer.echo(f"wrote {folder / name} ({rows} rows, {len(data):,} bytes)")
+
+
+@app.command()
+def check(
+    dataset: Annotated[str, typer.Argument(help="dataset id the file is for")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check an extract against its contract before dropping it (stores nothing)."""
+    from jinshu.conform import conform
+    from jinshu.read import UnreadableFile, read_extract
+    from jinshu.rules import check_rows
+
+    contract = _contracts(Settings.from_env())[dataset]
+    try:
+        extract = read_extract(file.name, file.read_bytes())
+        conformed, scope = conform(extract.frame, contract)
+    except (UnreadableFile, ValueError) as error:
+        typer.echo(f"{file}: rejected: {error}", err=True)
+        raise typer.Exit(1) from error
+    checked = check_rows(conformed, contract)
+    problems = [{"row": b.row, "column": None, "rule": b.rule, "detail": b.detail}
+                for b in extract.bad_records]
+    problems += [{"row": int(r["_row"]), "column": r["column"], "rule": r["rule"],
+                  "detail": r["detail"], "fix": r["fix"]} for _, r in checked.violations.iterrows()]
+    result = {"file": str(file), "rows": extract.rows_in, "accepted": len(checked.valid),
+              "undeclared_columns": [v.header for v in scope], "problems": problems}
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"{file}: {result['accepted']} of {result['rows']} rows pass")
+        for v in scope:
+            typer.echo(f"  column '{v.header}' is not in the contract: it will not be collected")
+        for p in problems[:50]:
+            typer.echo(f"  row {p['row']}, column {p['column']}: {p['detail']}. Fix: {p.get('fix', '')}")
+    raise typer.Exit(1 if problems or scope else 0)
+
+
+@app.command()
+def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Print the batch ledger."""
+    from jinshu import ledger
+    from jinshu.report import batch_table
+    from jinshu.store import engine_for, ensure_schema
+
+    settings = Settings.from_env()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, _contracts(settings))
+    with engine.connect() as conn:
+        typer.echo(batch_table(ledger.summary(conn, dataset)))
+
+
+if __name__ == "__main__":
+    app()
