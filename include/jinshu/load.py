@@ -66,7 +66,7 @@ def _upsert(conn: Connection, contract: Contract, stage: sa.Table, batch_id: str
         if c not in contract.natural_key}
     statement = statement.on_conflict_do_update(index_elements=list(contract.natural_key),
                                                 set_=updated)
-    return conn.execute(statement).rowcount
+    return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
 def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
@@ -76,9 +76,8 @@ def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
     known = sa.exists().where(target.c._record_hash == stage.c._record_hash)
     source = sa.select(sa.literal(batch_id, sa.String), stage.c._source_row,
                        stage.c._record_hash).where(known)
-    return conn.execute(
-        duplicates.insert().from_select(["batch_id", "source_row", "record_hash"], source)
-    ).rowcount
+    statement = duplicates.insert().from_select(["batch_id", "source_row", "record_hash"], source)
+    return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
 def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,

@@ -1,0 +1,415 @@
+"""End-to-end ingest benchmark on a local PostgreSQL (``make bench``).
+
+One run does, in order:
+
+1. creates a fresh database ``jinshu_bench`` (dropped first if it exists) on the
+   server at ``$JINSHU_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
+2. generates a household-registration extract (``--rows``, default 1,000,000; seed 7)
+   into the landing area of a temporary ``JINSHU_HOME`` (timed, not part of ingest);
+3. runs the real ingest stages -- ``discover``, ``read``, ``conform_stage``,
+   ``check_stage``, ``dedup_stage``, ``load`` -- in a child process (this script with
+   ``--stages-only``), timing each, and takes the child's peak RSS from
+   ``getrusage(RUSAGE_CHILDREN)`` so generation memory is not counted;
+4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
+5. times two baselines on the same file and database: PostgreSQL ``COPY`` of the raw CSV
+   into an all-text table (the floor) and naive pandas ``read_csv`` + ``to_sql``;
+6. prints a report with PASS/MISS against the targets, writes it as JSON to
+   ``bench/out/ingest-<timestamp>.json`` and drops the database and temporary home.
+
+Exit status is 0 when everything ran and the counts add up, whether or not the targets
+are met (this is a measurement, not a test); non-zero on any error or count mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_DB = "jinshu_bench"
+DATASET = "household_registration"
+SEED = 7
+CHUNK = 1 << 20  # COPY streaming chunk: 1 MiB
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+# Targets: end-to-end within 6x of a raw COPY, at least 5x faster than naive to_sql,
+# peak RSS under 2 GiB.
+MAX_COPY_RATIO = 6.0
+MIN_TO_SQL_RATIO = 5.0
+MAX_PEAK_RSS_MB = 2048.0
+
+STAGES = ("discover", "read", "conform", "check", "dedup", "load")
+
+
+@dataclass
+class IngestResult:
+    """What the ``--stages-only`` child reports back (as JSON on stdout)."""
+
+    batch_id: str
+    seconds: dict[str, float]
+    counts: dict[str, int]
+    self_maxrss_kb: int
+
+
+@dataclass
+class Results:
+    """Everything one run measured; written out as JSON."""
+
+    rows: int
+    started_at: str
+    machine: dict[str, Any]
+    file_name: str = ""
+    file_bytes: int = 0
+    generate_seconds: float = 0.0
+    ingest: IngestResult | None = None
+    table_count: int = 0
+    peak_rss_mb: float = 0.0
+    copy_seconds: float = 0.0
+    copy_rows: int = 0
+    pandas_read_csv_seconds: float = 0.0
+    pandas_to_sql_seconds: float = 0.0
+    pandas_rows: int = 0
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def end_to_end(self) -> float:
+        return sum(self.ingest.seconds.values()) if self.ingest else 0.0
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def timed(into: dict[str, float], name: str) -> Iterator[None]:
+    """Store the wall-clock seconds of the ``with`` body under ``into[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[name] = time.perf_counter() - start
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database (password kept)."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def rate(rows: int, seconds: float) -> float:
+    return rows / seconds if seconds > 0 else float("inf")
+
+
+def checkpoint(pg_url: str) -> None:
+    """Flush dirty buffers so one phase's writes are not paid for by the next (superuser only)."""
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege), \
+            psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def recreate_database(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+
+
+def drop_database(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+
+
+def machine_info(admin_url: str) -> dict[str, Any]:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": server_version,
+    }
+
+
+def count_rows(pg_url: str, table: str) -> int:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+
+
+# --- the measured phases -------------------------------------------------------------------
+
+
+def generate(home: Path, rows: int, results: Results) -> Path:
+    """Write the extract into the landing area; time generation (not part of ingest)."""
+    from jinshu.catalog import load_catalog
+    from jinshu.generate import generate_extract
+    from jinshu.settings import DEFAULT_CATALOG_DIR
+
+    contract = load_catalog(DEFAULT_CATALOG_DIR)[DATASET]
+    start = time.perf_counter()
+    name, data = generate_extract(contract, rows, seed=SEED)
+    results.generate_seconds = time.perf_counter() - start
+    path = home / "landing" / contract.landing_prefix / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    results.file_name, results.file_bytes = name, len(data)
+    return path
+
+
+def run_stages(home: Path, store_url: str) -> IngestResult:
+    """The ingest stages exactly as the DAG's tasks call them, each timed."""
+    from jinshu import ingest
+    from jinshu.catalog import load_catalog
+    from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
+
+    settings = Settings.from_env({"JINSHU_HOME": str(home), "JINSHU_STORE_URL": store_url})
+    contracts = load_catalog(DEFAULT_CATALOG_DIR)
+    contract = contracts[DATASET]
+    seconds: dict[str, float] = {}
+    with timed(seconds, "discover"):
+        waiting = ingest.discover(settings, contract, contracts)
+    if len(waiting) != 1:
+        raise RuntimeError(f"discover found {len(waiting)} waiting batches, expected 1: {waiting}")
+    batch_id = waiting[0]
+    stages: list[tuple[str, Callable[..., Any]]] = [
+        ("read", ingest.read), ("conform", ingest.conform_stage), ("check", ingest.check_stage),
+        ("dedup", ingest.dedup_stage),
+    ]
+    for name, stage in stages:
+        with timed(seconds, name):
+            stage(settings, contract, batch_id)
+    with timed(seconds, "load"):
+        counts = ingest.load(settings, contract, batch_id)
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return IngestResult(batch_id, seconds, asdict(counts), maxrss)
+
+
+def ingest_in_child(home: Path, store_url: str, results: Results) -> None:
+    """Run :func:`run_stages` in a fresh interpreter; its peak RSS is the ingest's."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--stages-only",
+         "--home", str(home), "--store-url", store_url],
+        stdout=subprocess.PIPE, check=False, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the ingest child failed with exit status {done.returncode} "
+                           "(its traceback is above)")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if before >= after:  # an earlier, bigger child would hide this one's peak
+        results.problems.append(f"peak RSS unreliable: an earlier child peaked at {before} KB")
+    results.ingest = IngestResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+    results.peak_rss_mb = after / 1024
+
+
+def verify(store_url: str, results: Results) -> None:
+    """Every input row accounted for, and the dataset table holds what the ledger says."""
+    assert results.ingest is not None
+    counts = results.ingest.counts
+    results.table_count = count_rows(store_url, f"ds_{DATASET}")
+    if counts["rows_in"] != counts["stored"] + counts["duplicates"] + counts["quarantined"]:
+        results.problems.append(f"ledger counts do not add up: {counts}")
+    if counts["rows_in"] != results.rows:
+        results.problems.append(f"rows_in {counts['rows_in']} != {results.rows} rows generated")
+    if results.table_count != counts["stored"]:
+        results.problems.append(
+            f"ds_{DATASET} holds {results.table_count} rows, the ledger says {counts['stored']} stored")
+
+
+def copy_baseline(store_url: str, path: Path, results: Results) -> None:
+    """The floor: COPY the raw CSV into an all-text table with the file's own headers."""
+    with path.open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    table = sql.Identifier("baseline_copy")
+    columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(h)) for h in header)
+    with psycopg.connect(store_url) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, columns))
+        conn.commit()
+        start = time.perf_counter()
+        with conn.cursor() as cur, path.open("rb") as f, \
+                cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv, HEADER true)").format(table)) as copy:
+            while chunk := f.read(CHUNK):
+                copy.write(chunk)
+        conn.commit()
+        results.copy_seconds = time.perf_counter() - start
+    results.copy_rows = count_rows(store_url, "baseline_copy")
+
+
+def pandas_baseline(store_url: str, path: Path, results: Results) -> None:
+    """Naive pandas: read_csv(dtype=str) then to_sql with default settings."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(make_url(store_url).set(drivername="postgresql+psycopg"))
+    try:
+        start = time.perf_counter()
+        frame = pd.read_csv(path, dtype=str)
+        results.pandas_read_csv_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        frame.to_sql("naive", engine, index=False)
+        results.pandas_to_sql_seconds = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    results.pandas_rows = count_rows(store_url, "naive")
+    if results.pandas_rows != len(frame):
+        results.problems.append(f"to_sql stored {results.pandas_rows} of {len(frame)} rows")
+
+
+def judge(results: Results) -> None:
+    """Ratios against the targets, each PASS or MISS."""
+    e2e = results.end_to_end
+    copy_ratio = e2e / results.copy_seconds if results.copy_seconds else float("inf")
+    to_sql_ratio = results.pandas_to_sql_seconds / e2e if e2e else 0.0
+    results.targets = {
+        "end_to_end_over_copy": {"value": copy_ratio, "target": f"<= {MAX_COPY_RATIO:g}x",
+                                 "pass": copy_ratio <= MAX_COPY_RATIO},
+        "to_sql_over_end_to_end": {"value": to_sql_ratio, "target": f">= {MIN_TO_SQL_RATIO:g}x",
+                                   "pass": to_sql_ratio >= MIN_TO_SQL_RATIO},
+        "peak_rss_mb": {"value": results.peak_rss_mb, "target": f"< {MAX_PEAK_RSS_MB:g} MB",
+                        "pass": results.peak_rss_mb < MAX_PEAK_RSS_MB},
+    }
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def report(results: Results) -> str:
+    """The human-readable report."""
+    m, ingest = results.machine, results.ingest
+    rows = ingest.counts["rows_in"] if ingest else results.rows
+    lines = [
+        f"jinshu ingest benchmark: {DATASET}, {results.rows:,} rows "
+        f"({results.file_name}, {results.file_bytes / 2**20:.1f} MiB CSV)",
+        f"machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}, "
+        f"PostgreSQL {m['postgresql']}",
+        "",
+        f"{'phase':<34}{'seconds':>10}{'rows/s':>14}",
+        "-" * 58,
+    ]
+
+    def line(label: str, seconds: float, n: int = rows) -> None:
+        lines.append(f"{label:<34}{seconds:>10.2f}{rate(n, seconds):>14,.0f}")
+
+    line("generate extract (not ingest)", results.generate_seconds, results.rows)
+    lines.append("")
+    if ingest:
+        for stage in STAGES:
+            line(f"  {stage}", ingest.seconds[stage])
+        line("ingest end to end (discover..load)", results.end_to_end)
+    lines.append("")
+    line("COPY raw CSV (floor)", results.copy_seconds, results.copy_rows)
+    line("pandas read_csv + to_sql", results.pandas_read_csv_seconds + results.pandas_to_sql_seconds,
+         results.pandas_rows)
+    line("  of which to_sql", results.pandas_to_sql_seconds, results.pandas_rows)
+    lines.append("")
+    if ingest:
+        c = ingest.counts
+        lines.append(f"ledger: rows_in={c['rows_in']:,} stored={c['stored']:,} "
+                     f"duplicates={c['duplicates']:,} quarantined={c['quarantined']:,}; "
+                     f"SELECT count(*) FROM ds_{DATASET} = {results.table_count:,}")
+        lines.append(f"peak RSS of ingest (child process): {results.peak_rss_mb:,.0f} MB")
+    lines.append("")
+    lines.append(f"{'target':<26}{'measured':>12}  {'goal':<14}verdict")
+    shown = {"end_to_end_over_copy": ("end-to-end / COPY", "{:.2f}x"),
+             "to_sql_over_end_to_end": ("to_sql / end-to-end", "{:.2f}x"),
+             "peak_rss_mb": ("peak RSS", "{:,.0f} MB")}
+    for key, (label, fmt) in shown.items():
+        t = results.targets[key]
+        lines.append(f"{label:<26}{fmt.format(t['value']):>12}  {t['target']:<14}"
+                     f"{'PASS' if t['pass'] else 'MISS'}")
+    for problem in results.problems:
+        lines.append(f"PROBLEM: {problem}")
+    return "\n".join(lines)
+
+
+def write_json(results: Results) -> Path:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"ingest-{results.started_at}.json"
+    payload = asdict(results) | {"end_to_end_seconds": results.end_to_end}
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def bench(rows: int, keep: bool) -> int:
+    """The whole run; returns the exit status."""
+    admin_url = os.environ.get("JINSHU_BENCH_PG_URL", DEFAULT_PG_URL)
+    store_url = with_database(admin_url, BENCH_DB)
+    results = Results(rows=rows, started_at=datetime.now().strftime("%Y%m%dT%H%M%S"),
+                      machine=machine_info(admin_url))
+    home = Path(tempfile.mkdtemp(prefix="jinshu-bench-", dir="/tmp"))
+    recreate_database(admin_url)
+    try:
+        print(f"generating {rows:,} rows into {home} ...", file=sys.stderr, flush=True)
+        path = generate(home, rows, results)
+        checkpoint(store_url)
+        print("ingest (child process) ...", file=sys.stderr, flush=True)
+        ingest_in_child(home, store_url, results)
+        verify(store_url, results)
+        checkpoint(store_url)
+        print("baseline: COPY ...", file=sys.stderr, flush=True)
+        copy_baseline(store_url, path, results)
+        checkpoint(store_url)
+        print("baseline: pandas read_csv + to_sql ...", file=sys.stderr, flush=True)
+        pandas_baseline(store_url, path, results)
+        if results.copy_rows != rows:
+            results.problems.append(f"COPY loaded {results.copy_rows} rows, expected {rows}")
+    finally:
+        if not keep:
+            drop_database(admin_url)
+            shutil.rmtree(home, ignore_errors=True)
+    judge(results)
+    print(report(results))
+    print(f"\nresults written to {write_json(results)}")
+    if results.problems:
+        print("FAILED: the counts do not add up (see PROBLEM lines)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def stages_only(home: Path, store_url: str) -> int:
+    """Child mode: run the stages, print one JSON line; anything else printed goes to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_stages(home, store_url)
+    print(json.dumps(asdict(result)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows to generate (default 1,000,000)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the jinshu_bench database and the temporary home for inspection")
+    parser.add_argument("--stages-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--store-url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stages_only:
+        if args.home is None or args.store_url is None:
+            parser.error("--stages-only needs --home and --store-url")
+        return stages_only(args.home, args.store_url)
+    if args.rows < 1:
+        parser.error("--rows must be at least 1")
+    return bench(args.rows, args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Helpers shared by tests: settings for a scenario, one file through every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from jinshu import ingest
+from jinshu.catalog import Contract
+from jinshu.objectstore import open_store
+from jinshu.settings import Settings
+from jinshu.store import batches, engine_for, quarantine
+
+STAGES = (ingest.read, ingest.conform_stage, ingest.check_stage, ingest.dedup_stage)
+
+
+def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,
+                  open_data_url: str | None = None, s3_endpoint_url: str | None = None) -> Settings:
+    env = {"JINSHU_HOME": str(home)}
+    for key, value in (("JINSHU_STORE_URL", store_url), ("JINSHU_LANDING_URL", landing_url),
+                       ("JINSHU_OPEN_DATA_URL", open_data_url),
+                       ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url)):
+        if value:
+            env[key] = value
+    return Settings.from_env(env)
+
+
+@dataclass
+class Outcome:
+    batch: sa.Row
+    quarantine: list[sa.Row]
+
+
+def drop(settings: Settings, contract: Contract, name: str, data: bytes) -> str:
+    """Put a file in the contract's landing area; returns its key."""
+    key = contract.landing_prefix + name
+    open_store(settings.landing_url, settings.s3_endpoint_url).write(key, data)
+    return key
+
+
+def run_stages(settings: Settings, contracts: dict[str, Contract], contract: Contract) -> list[str]:
+    """Every waiting batch of ``contract`` through every stage, as the DAG runs them."""
+    waiting = ingest.discover(settings, contract, contracts)
+    for batch_id in waiting:
+        try:
+            for stage in STAGES:
+                stage(settings, contract, batch_id)
+            ingest.load(settings, contract, batch_id)
+        except ingest.BatchClosed:
+            pass
+    return waiting
+
+
+def ingest_file(settings: Settings, contracts: dict[str, Contract], contract: Contract,
+                name: str, data: bytes) -> Outcome:
+    """Drop one file, ingest it, and return its ledger row and quarantine rows."""
+    key = drop(settings, contract, name, data)
+    run_stages(settings, contracts, contract)
+    return outcome_of(settings, key)
+
+
+def outcome_of(settings: Settings, key: str) -> Outcome:
+    with engine_for(settings.store_url).connect() as conn:
+        batch = conn.execute(sa.select(batches).where(batches.c.file_key == key)
+                             .order_by(batches.c.received_at.desc())).first()
+        rows = conn.execute(sa.select(quarantine).where(quarantine.c.batch_id == batch.batch_id)
+                            .order_by(quarantine.c.source_row)).all()
+    return Outcome(batch, rows)
+
+
+def table_rows(settings: Settings, table: str) -> list[sa.Row]:
+    with engine_for(settings.store_url).connect() as conn:
+        return conn.execute(sa.text(f'SELECT * FROM "{table}"')).all()

@@ -1,0 +1,185 @@
+"""One file through every ingest stage into a real store (SQLite and PostgreSQL).
+
+Each bad input must end with a reason naming file, row and column, and no
+row may be lost: rows in = stored + duplicates + quarantined.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from jinshu import ingest
+from jinshu.generate import UNDECLARED_MARKER, generate_extract
+from jinshu.objectstore import open_store
+from jinshu.store import duplicates, engine_for, scope_violations
+from tests.helpers import STAGES, drop, ingest_file, outcome_of, run_stages, table_rows
+
+HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地行政区划代码,住址,登记日期\n"
+GOOD = [
+    "140105199803071232,张伟,1,1998-03-07,汉族,140105,山西省太原市小店区坞城路1号,2020-01-02",
+    "14010520010815068X,李娜,2,2001-08-15,汉族,140105,山西省太原市小店区长风街2号,2021-05-06",
+    "11010519491231002X,王芳,2,1949-12-31,汉族,140105,,",
+]
+
+
+def csv(*rows: str, header: str = HEADER) -> bytes:
+    return (header + "".join(r + "\n" for r in rows)).encode("utf-8")
+
+
+@pytest.fixture
+def household(contracts):
+    return contracts["household_registration"]
+
+
+def assert_adds_up(batch) -> None:
+    assert batch.rows_in == batch.stored + batch.duplicates + batch.quarantined
+
+
+def test_clean_file_is_stored_with_lineage(settings, contracts, household):
+    result = ingest_file(settings, contracts, household, "clean.csv", csv(*GOOD))
+    assert (result.batch.status, result.batch.rows_in, result.batch.stored) == ("loaded", 3, 3)
+    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    assert set(stored) == {"140105199803071232", "14010520010815068X", "11010519491231002X"}
+    row = stored["140105199803071232"]
+    assert (row.sex, str(row.birth_date), row._batch_id, row._source_row) == (
+        "1", "1998-03-07", result.batch.batch_id, 2)
+    assert len(row._subject_key) == 64 and "140105199803071232" not in row._subject_key
+
+
+@pytest.mark.parametrize(("name", "data", "rule", "words"), [
+    ("empty.csv", b"", "empty", "the file is empty"),
+    ("blank.csv", b"  \n\n", "empty", "the file is empty"),
+    ("binary.csv", HEADER.encode() + b"\xff\xfe\xfa,1\n", "encoding", "offset"),
+    ("missing.csv", csv("张伟,1", header="姓名,性别\n"), "MissingColumns", "id_number"),
+    ("report.pdf", b"%PDF-1.4", "file_type", "'.pdf' files are not accepted"),
+], ids=["empty", "whitespace", "undecodable", "missing-required-column", "unsupported-type"])
+def test_unusable_file_is_quarantined_whole_and_kept(settings, contracts, household, name, data,
+                                                     rule, words):
+    result = ingest_file(settings, contracts, household, name, data)
+    assert result.batch.status == "quarantined"
+    assert (result.batch.rows_in, result.batch.stored) == (0, 0)
+    [reason] = result.quarantine
+    assert reason.rule == rule
+    assert words in reason.message and f"file {household.landing_prefix}{name}" in reason.message
+    assert "Fix:" in reason.message
+    kept = open_store(settings.landing_url).read(reason.original)
+    assert kept == data  # the original bytes are kept aside
+    assert table_rows(settings, "ds_household_registration") == []
+
+
+def test_header_only_file_is_quarantined_as_having_no_rows(settings, contracts, household):
+    result = ingest_file(settings, contracts, household, "header.csv", csv())
+    assert (result.batch.status, result.batch.rows_in) == ("quarantined", 0)
+    assert result.batch.reason == "no data rows in the file"
+
+
+def test_ragged_rows_are_quarantined_with_raw_text_and_the_rest_stored(settings, contracts,
+                                                                       household):
+    data = csv(GOOD[0], "140105199803071232,张伟", GOOD[1] + ",extra", GOOD[2])
+    result = ingest_file(settings, contracts, household, "ragged.csv", data)
+    assert_adds_up(result.batch)
+    assert (result.batch.stored, result.batch.quarantined) == (2, 2)
+    assert [(q.source_row, q.rule) for q in result.quarantine] == [(3, "ragged_row"),
+                                                                   (4, "ragged_row")]
+    assert "row 3" in result.quarantine[0].message
+    assert '"raw": "140105199803071232,张伟"' in result.quarantine[0].original
+
+
+def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, household):
+    bad = GOOD[0].replace("071232", "071233")
+    result = ingest_file(settings, contracts, household, "bad.csv", csv(GOOD[1], bad))
+    assert_adds_up(result.batch)
+    [reason] = result.quarantine
+    assert (reason.source_row, reason.column_name, reason.rule) == (3, "id_number", "cn_ric")
+    assert "file sx_gongan/household_registration/bad.csv, row 3, column id_number" in reason.message
+    assert "Fix: send the 18-character number" in reason.message
+    assert '"公民身份号码": "140105199803071233"' in reason.original  # the value as received
+
+
+def test_full_width_digits_and_lower_case_x_are_normalized_and_accepted(settings, contracts,
+                                                                       household):
+    wide = "１４０１０５２００１０８１５０６８ｘ,　李娜　,女,2001年8月15日,汉族,１４０１０５,,"
+    result = ingest_file(settings, contracts, household, "wide.csv", csv(wide))
+    assert (result.batch.stored, result.batch.quarantined) == (1, 0)
+    [row] = table_rows(settings, "ds_household_registration")
+    assert (row.id_number, row.name, row.sex, str(row.birth_date), row.county_code) == (
+        "14010520010815068X", "李娜", "2", "2001-08-15", "140105")
+
+
+def test_quoted_newlines_stay_inside_the_value(settings, contracts, household):
+    multi = GOOD[0].rsplit(",", 2)[0] + ',"山西省太原市小店区坞城路1号\n3单元",2020-01-02'
+    result = ingest_file(settings, contracts, household, "quoted.csv", csv(multi, GOOD[1]))
+    assert (result.batch.rows_in, result.batch.stored) == (2, 2)
+    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    assert stored["140105199803071232"].address == "山西省太原市小店区坞城路1号\n3单元"
+    assert stored["14010520010815068X"]._source_row == 3
+
+
+def test_undeclared_column_is_counted_and_never_stored(settings, contracts, household):
+    name, data = generate_extract(household, 40, seed=3, faults=frozenset({"undeclared_column"}))
+    result = ingest_file(settings, contracts, household, name, data)
+    assert (result.batch.stored, result.batch.quarantined) == (40, 0)
+    with engine_for(settings.store_url).connect() as conn:
+        [violation] = conn.execute(sa.select(scope_violations)).all()
+        tables = sa.inspect(conn).get_table_names()
+        for table in tables:  # the marker value appears in no table at all
+            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                assert UNDECLARED_MARKER not in repr(tuple(row)), table
+    assert violation.column_header == "备注"
+    assert violation.non_empty_values == data.decode().count(UNDECLARED_MARKER)
+
+
+def test_the_same_file_twice_is_a_repeat_drop_that_changes_nothing(settings, contracts,
+                                                                   household):
+    first = ingest_file(settings, contracts, household, "a.csv", csv(*GOOD))
+    before = table_rows(settings, "ds_household_registration")
+    again = ingest_file(settings, contracts, household, "a-again.csv", csv(*GOOD))
+    assert again.batch.status == "repeat_drop"
+    assert again.batch.repeat_of == first.batch.batch_id
+    assert (again.batch.rows_in, again.batch.stored) == (0, 0)
+    assert table_rows(settings, "ds_household_registration") == before
+
+
+def test_records_seen_before_are_duplicates_pointing_at_their_twin(settings, contracts,
+                                                                   household):
+    ingest_file(settings, contracts, household, "a.csv", csv(*GOOD))
+    changed = GOOD[2].replace("王芳", "王芳芳")
+    result = ingest_file(settings, contracts, household, "b.csv", csv(GOOD[0], GOOD[0], changed))
+    assert_adds_up(result.batch)
+    assert (result.batch.stored, result.batch.duplicates) == (1, 2)
+    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    assert stored["11010519491231002X"].name == "王芳芳"  # upsert on the natural key
+    with engine_for(settings.store_url).connect() as conn:
+        twins = conn.execute(sa.select(duplicates.c.record_hash)
+                             .where(duplicates.c.batch_id == result.batch.batch_id)).scalars()
+        assert set(twins) == {stored["140105199803071232"]._record_hash}
+
+
+def test_retried_stages_and_reruns_change_nothing(settings, contracts, household):
+    key = drop(settings, household, "a.csv", csv(*GOOD, GOOD[0]))
+    [batch_id] = run_stages(settings, contracts, household)
+    first = outcome_of(settings, key).batch
+    ledger_before = table_rows(settings, "batches")
+    data_before = table_rows(settings, "ds_household_registration")
+    assert ingest.load(settings, household, batch_id).stored == first.stored
+    assert run_stages(settings, contracts, household) == []  # nothing new to discover
+    with pytest.raises(ingest.BatchClosed):
+        STAGES[0](settings, household, batch_id)
+    assert table_rows(settings, "batches") == ledger_before
+    assert table_rows(settings, "ds_household_registration") == data_before
+    twin = next(r for r in data_before if r.id_number == "140105199803071232")
+    assert [tuple(r) for r in table_rows(settings, "duplicates")] == [
+        (batch_id, 5, twin._record_hash)]
+
+
+def test_every_generated_fault_is_accounted_for(settings, contracts):
+    for contract in contracts.values():
+        faults = {"duplicate_rows", "ragged_rows"}
+        if contract.id != "vaccination_sites":
+            faults.add("bad_checksum")
+        name, data = generate_extract(contract, 120, seed=11, faults=frozenset(faults))
+        result = ingest_file(settings, contracts, contract, name, data)
+        assert_adds_up(result.batch)
+        assert result.batch.duplicates >= 1 and result.batch.quarantined >= 1, contract.id
+        assert len(table_rows(settings, contract.table)) == result.batch.stored
