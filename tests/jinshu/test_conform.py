@@ -1,0 +1,141 @@
+"""Conforming an extract: headers to field names, values cleaned, undeclared columns reported."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from jinshu.catalog import load_catalog
+from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, clean_values, conform
+from jinshu.read import ROW
+from jinshu.settings import DEFAULT_CATALOG_DIR
+
+CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
+HOUSEHOLD = CATALOG["household_registration"]
+ID = "140105199803071232"
+REQUIRED = {"公民身份号码": ID, "姓名": "张三", "性别": "1", "出生日期": "1998-03-07", "户籍地行政区划代码": "140105"}
+
+
+def extract(columns: dict[str, list[str]]) -> pd.DataFrame:
+    """A frame as read.py gives it: raw headers, str values, ``_row`` from 2."""
+    n = len(next(iter(columns.values())))
+    frame = pd.DataFrame({h: pd.Series(v, dtype="str") for h, v in columns.items()})
+    frame[ROW] = range(2, n + 2)
+    return frame
+
+
+def one_row(**headers: str) -> pd.DataFrame:
+    return extract({h: [v] for h, v in headers.items()})
+
+
+@pytest.mark.parametrize("id_header", [
+    pytest.param("公民身份号码", id="title"),
+    pytest.param("身份证号", id="alias"),
+    pytest.param("sfzh", id="pinyin-alias"),
+    pytest.param("id_number", id="name"),
+    pytest.param("ID_Number", id="name-mixed-case"),
+    pytest.param("idnumber", id="name-without-underscore"),
+    pytest.param(" 公民身份号码 ", id="title-padded"),
+    pytest.param("公民\u3000身份号码", id="title-ideographic-space"),
+    pytest.param("ＳＦＺＨ", id="full-width-alias"),
+])
+def test_header_maps_to_field(id_header):
+    headers = {k: v for k, v in REQUIRED.items() if k != "公民身份号码"}
+    frame, violations = conform(one_row(**{id_header: ID}, **headers), HOUSEHOLD)
+    assert violations == []
+    assert frame["id_number"].tolist() == [ID]
+
+
+def test_output_has_contract_fields_in_order_then_row():
+    frame, _ = conform(extract({"出生日期": ["1998-03-07", "2001-08-15"], "姓名": ["张三", "李四"],
+                                "公民身份号码": [ID, ID], "性别": ["1", "2"],
+                                "户籍地行政区划代码": ["140105", "140106"]}), HOUSEHOLD)
+    assert list(frame.columns) == [*HOUSEHOLD.field_names, ROW]
+    assert frame[ROW].tolist() == [2, 3]
+    assert frame["name"].tolist() == ["张三", "李四"]
+    assert frame["county_code"].tolist() == ["140105", "140106"]
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    pytest.param("１４０１０５１９９８０３０７１２３２", ID, id="full-width-digits"),
+    pytest.param("１４０１０５２００１０８１５０６８ｘ", "14010520010815068x", id="full-width-lower-x"),
+    pytest.param("ＡＢＣ－１２３", "ABC-123", id="full-width-letters-dash"),
+    pytest.param("\u3000张三\u3000", "张三", id="ideographic-space-trimmed"),
+    pytest.param("  张 三  ", "张 三", id="inner-space-kept"),
+    pytest.param("\t李四\n", "李四", id="tab-newline-trimmed"),
+    pytest.param("（备注）", "(备注)", id="full-width-parentheses"),
+])
+def test_clean_values_folds_full_width_and_trims(raw, clean):
+    assert clean_values(pd.Series([raw], dtype="str")).tolist() == [clean]
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\u3000", " \u3000\t"])
+def test_blank_values_become_missing(blank):
+    out = clean_values(pd.Series([blank, "x"], dtype="str"))
+    assert pd.isna(out[0])
+    assert out[1] == "x"
+
+
+def test_conform_cleans_every_declared_column():
+    frame, _ = conform(one_row(**{**REQUIRED, "公民身份号码": "　１４０１０５１９９８０３０７１２３２ ",
+                                  "民族": "  ", "户籍地址": "山西省太原市小店区１２号"}), HOUSEHOLD)
+    assert frame["id_number"].tolist() == [ID]
+    assert pd.isna(frame["ethnicity"][0])
+    assert frame["address"].tolist() == ["山西省太原市小店区12号"]
+
+
+def test_undeclared_column_is_counted_and_dropped():
+    frame = extract({**{k: [v] * 4 for k, v in REQUIRED.items()},
+                     "备注": ["已电话核实", "", "  ", "待补充"], "宗教信仰": ["", "", "", ""]})
+    out, violations = conform(frame, HOUSEHOLD)
+    assert violations == [ScopeViolation("备注", 2), ScopeViolation("宗教信仰", 0)]
+    assert "备注" not in out.columns and "宗教信仰" not in out.columns
+    kept = out.drop(columns=ROW).astype("str").to_numpy().ravel().tolist()
+    assert "已电话核实" not in kept and "待补充" not in kept
+
+
+def test_missing_required_column_is_named():
+    headers = {k: v for k, v in REQUIRED.items() if k not in ("姓名", "出生日期")}
+    with pytest.raises(MissingColumns) as caught:
+        conform(one_row(**headers), HOUSEHOLD)
+    assert caught.value.missing == ["name", "birth_date"]
+    assert "name" in str(caught.value) and "birth_date" in str(caught.value)
+
+
+def test_row_column_alone_is_not_enough():
+    with pytest.raises(MissingColumns) as caught:
+        conform(extract({"备注": ["x"]}), HOUSEHOLD)
+    assert caught.value.missing == [f.name for f in HOUSEHOLD.fields if f.required]
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    pytest.param("公民身份号码", "身份证号", id="title-and-alias"),
+    pytest.param("身份证号", "sfzh", id="two-aliases"),
+    pytest.param("id_number", "ID NUMBER", id="name-twice-folded"),
+])
+def test_two_headers_for_one_field_are_ambiguous(first, second):
+    frame = one_row(**{k: v for k, v in REQUIRED.items() if k != "公民身份号码"})
+    frame.insert(0, first, ID)
+    frame.insert(1, second, ID)
+    with pytest.raises(AmbiguousColumns) as caught:
+        conform(frame, HOUSEHOLD)
+    message = str(caught.value)
+    assert "id_number" in message and first in message and second in message
+
+
+def test_missing_optional_columns_are_all_missing():
+    frame, violations = conform(extract({k: [v, v] for k, v in REQUIRED.items()}), HOUSEHOLD)
+    assert violations == []
+    for name in ("ethnicity", "address", "registered_on"):
+        assert frame[name].isna().all()
+        assert frame[name].dtype == "str"
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
+    "BUG: two undeclared columns with the same header (e.g. '备注' twice) crash conform with "
+    "AttributeError ('DataFrame' object has no attribute 'str') instead of reporting a ScopeViolation"))
+def test_repeated_undeclared_header_is_a_scope_violation():
+    frame = one_row(**REQUIRED)
+    frame.insert(0, "备注", "甲", allow_duplicates=True)
+    frame.insert(1, "备注", "乙", allow_duplicates=True)
+    _, violations = conform(frame, HOUSEHOLD)
+    assert {v.header for v in violations} == {"备注"}
