@@ -5,7 +5,9 @@ One DAG per dataset contract in `include/catalog/`. Each run lists the
 department's landing area, records new files in the batch ledger, and takes
 every waiting batch through the stages below (one mapped group per file):
 
-`read_extract` → `conform_to_contract` → `check_row_rules` →
+`read_extract` → `conform_to_contract` (undeclared columns dropped and
+reported) → `apply_consent_gate` (consent-based values kept only where the
+subject consented; the record always goes on) → `check_row_rules` →
 `deduplicate_records` → `load_batch` (one transaction; updates the dataset's
 Asset, which schedules the publishers).
 
@@ -53,6 +55,10 @@ def build_ingest_dag(contract: Contract):
                 return tasks.conform_to_contract(contract.id, batch_id)
 
             @task
+            def apply_consent_gate(batch_id: str) -> str:
+                return tasks.apply_consent_gate(contract.id, batch_id)
+
+            @task
             def check_row_rules(batch_id: str) -> str:
                 return tasks.check_row_rules(contract.id, batch_id)
 
@@ -64,7 +70,8 @@ def build_ingest_dag(contract: Contract):
             def load_batch(batch_id: str) -> dict[str, int]:
                 return tasks.load_batch(contract.id, batch_id)
 
-            checked = check_row_rules(conform_to_contract(read_extract(batch_id)))
+            conformed = conform_to_contract(read_extract(batch_id))
+            checked = check_row_rules(apply_consent_gate(conformed))
             return load_batch(deduplicate_records(checked))
 
         @task(trigger_rule="all_done")

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-
 from jinshu import ingest
 from jinshu.catalog import Contract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
 from jinshu.store import batches, engine_for, quarantine
 
-STAGES = (ingest.read, ingest.conform_stage, ingest.check_stage, ingest.dedup_stage)
+STAGES = (ingest.read, ingest.conform_stage, ingest.consent_stage, ingest.check_stage,
+          ingest.dedup_stage)
 
 
 def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,

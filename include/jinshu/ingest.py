@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from jinshu import ledger
+from jinshu import consent, ledger
 from jinshu.catalog import Contract
 from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, conform
 from jinshu.dedup import (
@@ -31,7 +31,7 @@ from jinshu.dedup import (
 from jinshu.keys import pseudonym_key
 from jinshu.load import QUARANTINE_COLUMNS, BatchOutcome, load_batch
 from jinshu.objectstore import ObjectStore, open_store
-from jinshu.read import ROW, UnreadableFile, read_extract
+from jinshu.read import ROW, BadRecord, UnreadableFile, read_extract
 from jinshu.rules import check_rows
 from jinshu.settings import Settings
 from jinshu.store import engine_for, ensure_schema, quarantine
@@ -51,11 +51,11 @@ def _work(settings: Settings, batch_id: str) -> Path:
     return path
 
 
-def _landing(settings: Settings) -> ObjectStore:
+def landing_store(settings: Settings) -> ObjectStore:
     return open_store(settings.landing_url, settings.s3_endpoint_url)
 
 
-def _message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
+def quarantine_message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
     where = [f"file {file_key}"]
     if row is not None and not pd.isna(row):
         where.append(f"row {int(row)}")
@@ -68,7 +68,7 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
     """Record new drops in the ledger; return every batch still waiting for ingest."""
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    store = _landing(settings)
+    store = landing_store(settings)
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):
             name = obj.key.rsplit("/", 1)[-1]
@@ -79,13 +79,23 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
         return ledger.pending(conn, contract.id)
 
 
-def _quarantine_file(settings: Settings, batch: sa.Row, error: Exception) -> None:
+def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFrame:
+    """Quarantine rows for records that could not be parsed, raw text kept."""
+    return pd.DataFrame([{
+        "source_row": b.row, "column_name": None, "rule": b.rule,
+        "message": quarantine_message(file_key, b.row, None, b.detail,
+                                      "give every row as many fields as the header"),
+        "original": json.dumps({"raw": b.raw}, ensure_ascii=False),
+    } for b in bad_records], columns=QUARANTINE_COLUMNS)
+
+
+def quarantine_file(settings: Settings, batch: sa.Row, error: Exception) -> None:
     """Keep the file's bytes aside and close the batch with the reason."""
-    store = _landing(settings)
+    store = landing_store(settings)
     archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
     store.write(archive, store.read(batch.file_key))
     detail, _, fix = str(error).partition(". Fix: ")
-    message = _message(batch.file_key, None, None, detail, fix)
+    message = quarantine_message(batch.file_key, None, None, detail, fix)
     with engine_for(settings.store_url).begin() as conn:
         conn.execute(quarantine.insert().values(
             batch_id=batch.batch_id, source_row=None, column_name=None,
@@ -107,17 +117,12 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     batch = _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
     try:
-        extract = read_extract(batch.file_key, _landing(settings).read(batch.file_key))
+        extract = read_extract(batch.file_key, landing_store(settings).read(batch.file_key))
     except UnreadableFile as error:
-        _quarantine_file(settings, batch, error)
+        quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
     extract.frame.to_parquet(work / "read.parquet", index=False)
-    bad = pd.DataFrame([{
-        "source_row": b.row, "column_name": None, "rule": b.rule,
-        "message": _message(batch.file_key, b.row, None, b.detail,
-                            "give every row as many fields as the header"),
-        "original": json.dumps({"raw": b.raw}, ensure_ascii=False),
-    } for b in extract.bad_records], columns=QUARANTINE_COLUMNS)
+    bad = ragged_rejections(batch.file_key, extract.bad_records)
     bad.to_parquet(work / "rejected_read.parquet", index=False)
     (work / "read.json").write_text(json.dumps({"encoding": extract.encoding}))
     return batch_id
@@ -131,25 +136,51 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     try:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns) as error:
-        _quarantine_file(settings, batch, error)
+        quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
     conformed.to_parquet(work / "conformed.parquet", index=False)
     original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
     original.to_parquet(work / "original.parquet", index=False)
     (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
+    if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
+        ragged = pd.read_parquet(work / "rejected_read.parquet")
+        ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
+                                                "declared scope"})
+        ragged.to_parquet(work / "rejected_read.parquet", index=False)
     return batch_id
 
 
-def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
-    """Stage 3: row rules; failing rows are quarantined with every reason found."""
+def consent_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 3: consent-based fields kept only where the subject consented; records all stay."""
     batch = _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
-    checked = check_rows(pd.read_parquet(work / "conformed.parquet"), contract)
+    counts: dict[str, tuple[int, int]] = {}
+    if consent.consent_fields(contract):
+        frame = pd.read_parquet(work / "conformed.parquet")
+        with engine_for(settings.store_url).connect() as conn:
+            gated, counts = consent.apply_gate(conn, frame, contract,
+                                               Pseudonymizer(pseudonym_key(settings)),
+                                               batch.received_at.date())
+        gated.to_parquet(work / "gated.parquet", index=False)
+    (work / "consent.json").write_text(json.dumps(counts))
+    return batch_id
+
+
+def _gated(work: Path) -> Path:
+    gated = work / "gated.parquet"
+    return gated if gated.exists() else work / "conformed.parquet"
+
+
+def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 4: row rules; failing rows are quarantined with every reason found."""
+    batch = _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    checked = check_rows(pd.read_parquet(_gated(work)), contract)
     checked.valid.to_parquet(work / "checked.parquet", index=False)
     violations = checked.violations
     original = pd.read_parquet(work / "original.parquet").set_index(ROW)
     messages = violations.assign(message=[
-        _message(batch.file_key, r, c, d, f) for r, c, d, f in
+        quarantine_message(batch.file_key, r, c, d, f) for r, c, d, f in
         violations[[ROW, "column", "detail", "fix"]].itertuples(index=False, name=None)
     ])
     per_row = messages.groupby(ROW, sort=True).agg(
@@ -165,7 +196,7 @@ def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
 
 
 def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
-    """Stage 4: record hashes and subject pseudonyms; repeats within the file set aside."""
+    """Stage 5: record hashes and subject pseudonyms; repeats within the file set aside."""
     _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
     frame = pd.read_parquet(work / "checked.parquet")
@@ -182,7 +213,7 @@ def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
 
 
 def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
-    """Stage 5: one transaction into the central store; the work folder is then removed."""
+    """Stage 6: one transaction into the central store; the work folder is then removed."""
     work = settings.work_dir / batch_id
     engine = engine_for(settings.store_url)
     with engine.connect() as conn:
@@ -199,6 +230,8 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
         rows_in=len(pd.read_parquet(work / "read.parquet", columns=[ROW])) +
         len(pd.read_parquet(work / "rejected_read.parquet", columns=["source_row"])),
         encoding=json.loads((work / "read.json").read_text())["encoding"],
+        consent={field: tuple(kd) for field, kd in
+                 json.loads((work / "consent.json").read_text()).items()},
     )
     with engine.begin() as conn:
         counts = load_batch(conn, contract, batch_id, outcome, _now())

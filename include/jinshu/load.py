@@ -8,7 +8,7 @@ ledger's counts. A retried load finds the batch closed and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -22,7 +22,14 @@ from jinshu.catalog import Contract
 from jinshu.conform import ScopeViolation
 from jinshu.dedup import RECORD_HASH, SUBJECT_KEY
 from jinshu.read import ROW
-from jinshu.store import batches, dataset_table, duplicates, quarantine, scope_violations
+from jinshu.store import (
+    batches,
+    consent_gate,
+    dataset_table,
+    duplicates,
+    quarantine,
+    scope_violations,
+)
 
 QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"]
 
@@ -37,6 +44,7 @@ class BatchOutcome:
     scope: list[ScopeViolation]
     rows_in: int
     encoding: str | None
+    consent: dict[str, tuple[int, int]] = field(default_factory=dict)  # field -> (kept, dropped)
 
 
 def _staging_table(contract: Contract) -> sa.Table:
@@ -110,6 +118,11 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
     if not outcome.rejected.empty:
         rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
         conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
+    if outcome.consent:
+        conn.execute(consent_gate.insert(), [
+            {"batch_id": batch_id, "field": name, "kept": kept, "dropped": dropped}
+            for name, (kept, dropped) in outcome.consent.items()
+        ])
     if outcome.scope:
         conn.execute(scope_violations.insert(), [
             {"batch_id": batch_id, "column_header": v.header, "dataset_id": contract.id,

@@ -8,7 +8,10 @@ SQLite by default, PostgreSQL by URL. Governance tables (grain and key):
   (key ``batch_id, source_row``; ``record_hash`` points at the twin);
 * ``scope_violations``: one row per undeclared column per batch; values
   are counted, never kept;
-* ``publications``: one row per dataset per publish run and channel.
+* ``publications``: one row per dataset per publish run and channel;
+* ``consents``: one row per consent decision (key: subject pseudonym,
+  dataset, field, decision, date); ``consent_gate``: values kept/dropped per
+  consent field per batch; ``consent_withdrawals``: each withdrawal honored.
 
 Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
 """
@@ -87,6 +90,43 @@ publications = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("suppressed_rows", sa.BigInteger, nullable=False, default=0),
     sa.Column("location", sa.Text, nullable=False),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("subject_key", sa.String(64), nullable=False),  # keyed pseudonym, never a raw ID
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),  # granted | refused | withdrawn
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # consent batch id or "cli"
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("subject_key", "dataset_id", "field", "decision", "decided_on",
+                        name="uq_consents_decision"),
+    sa.Index("ix_consents_lookup", "dataset_id", "field", "subject_key"),
+)
+
+consent_gate = sa.Table(
+    "consent_gate", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("kept", sa.BigInteger, nullable=False),
+    sa.Column("dropped", sa.BigInteger, nullable=False),
+)
+
+withdrawals = sa.Table(
+    "consent_withdrawals", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("subject_key", sa.String(64), nullable=False),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("withdrawn_on", sa.Date, nullable=False),
+    sa.Column("honored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("values_removed", sa.BigInteger, nullable=False),
 )
 
 _TYPES = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jinshu import exchange, ingest, ledger, opendata
+from jinshu import consent_intake, exchange, ingest, ledger, opendata
 from jinshu.catalog import Contract, load_catalog
 from jinshu.objectstore import open_store
 from jinshu.report import batch_table
@@ -57,6 +57,10 @@ def conform_to_contract(dataset_id: str, batch_id: str) -> str:
     return _stage(ingest.conform_stage, dataset_id, batch_id)
 
 
+def apply_consent_gate(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.consent_stage, dataset_id, batch_id)
+
+
 def check_row_rules(dataset_id: str, batch_id: str) -> str:
     return _stage(ingest.check_stage, dataset_id, batch_id)
 
@@ -79,6 +83,20 @@ def report_batches(dataset_id: str) -> str:
         table = batch_table(ledger.summary(conn, dataset_id))
     log.info("batches of %s:\n%s", dataset_id, table)
     return dataset_id
+
+
+def discover_consent_extracts() -> list[str]:
+    settings, contracts, _ = _context()
+    waiting = consent_intake.discover(settings, contracts)
+    log.info("%d consent extract(s) waiting", len(waiting))
+    return waiting
+
+
+def record_consent_extract(batch_id: str) -> dict[str, int]:
+    settings, contracts, _ = _context()
+    counts = consent_intake.record_extract(settings, contracts, batch_id)
+    log.info("consent batch %s: %s", batch_id, counts)
+    return counts.__dict__
 
 
 def _now() -> datetime:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from airflow.models import DagBag
-
 from jinshu.catalog import load_catalog
 from jinshu.settings import DEFAULT_CATALOG_DIR
 

@@ -12,7 +12,8 @@ from jinshu.settings import DEFAULT_CATALOG_DIR
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
 HOUSEHOLD = CATALOG["household_registration"]
 ID = "140105199803071232"
-REQUIRED = {"公民身份号码": ID, "姓名": "张三", "性别": "1", "出生日期": "1998-03-07", "户籍地行政区划代码": "140105"}
+REQUIRED = {"公民身份号码": ID, "姓名": "张三", "性别": "1", "出生日期": "1998-03-07",
+            "户籍地行政区划代码": "140105"}
 
 
 def extract(columns: dict[str, list[str]]) -> pd.DataFrame:

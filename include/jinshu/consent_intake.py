@@ -1,0 +1,96 @@
+"""Consent extracts: departments drop decisions in ``landing/<dept>/consent/``.
+
+Each file is one batch in the ledger (dataset ``consent``): read, conformed
+and checked like any extract, then checked against the catalog (the dataset
+must be the department's, the field must be collected on consent, the date
+not in the future). Good rows become decisions keyed by the subject's
+pseudonym; bad rows are quarantined with their reason. One transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from jinshu import consent, ingest, ledger
+from jinshu.catalog import Contract, Department
+from jinshu.conform import conform
+from jinshu.dedup import Pseudonymizer
+from jinshu.keys import pseudonym_key
+from jinshu.load import QUARANTINE_COLUMNS
+from jinshu.read import ROW, UnreadableFile, read_extract
+from jinshu.rules import check_rows
+from jinshu.settings import Settings
+from jinshu.store import engine_for, quarantine
+
+
+def departments(contracts: dict[str, Contract]) -> list[Department]:
+    return sorted({c.department for c in contracts.values()}, key=lambda d: d.code)
+
+
+def discover(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
+    """New consent files of every department, recorded in the ledger; those waiting."""
+    waiting: list[str] = []
+    for department in departments(contracts):
+        waiting += ingest.discover(settings, consent.consent_contract(department), contracts)
+    return list(dict.fromkeys(waiting))
+
+
+def _rejections(file_key: str, original: pd.DataFrame, violations: pd.DataFrame) -> pd.DataFrame:
+    """One quarantine row per bad input row, with the values as received."""
+    if violations.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    rows = []
+    for row, group in violations.groupby(ROW, sort=True):
+        values = original.loc[row].to_dict()
+        rows.append({
+            "source_row": int(row), "column_name": group["column"].iloc[0],
+            "rule": group["rule"].iloc[0],
+            "message": " | ".join(ingest.quarantine_message(file_key, row, c, d, f) for c, d, f in
+                                  group[["column", "detail", "fix"]].itertuples(index=False)),
+            "original": json.dumps(values, ensure_ascii=False, default=str),
+        })
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+
+
+def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id: str,
+                   today: datetime | None = None) -> ledger.Counts:
+    """Read, check and record one consent file; closes its batch."""
+    now = datetime.now(UTC)
+    today = (today or now).date()
+    engine = engine_for(settings.store_url)
+    with engine.connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status != ledger.OPEN:
+        return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
+    department = next(d for d in departments(contracts) if d.code == batch.department)
+    contract = consent.consent_contract(department)
+    store = ingest.landing_store(settings)
+    try:
+        extract = read_extract(batch.file_key, store.read(batch.file_key))
+        conformed, _ = conform(extract.frame, contract)
+    except (UnreadableFile, ValueError) as error:
+        ingest.quarantine_file(settings, batch, error)
+        with engine.connect() as conn:
+            row = ledger.get(conn, batch_id)
+        return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
+    checked = check_rows(conformed, contract)
+    valid = checked.valid
+    extra = consent.check_decisions(valid, department.code, contracts, today)
+    violations = pd.concat([checked.violations, extra], ignore_index=True)
+    good = valid[~valid[ROW].isin(extra[ROW])].copy()
+    good["subject_key"] = Pseudonymizer(pseudonym_key(settings)).many(good["id_number"])
+    rejected = pd.concat([
+        ingest.ragged_rejections(batch.file_key, extract.bad_records),
+        _rejections(batch.file_key, extract.frame.set_index(ROW), violations),
+    ], ignore_index=True)
+    with engine.begin() as conn:
+        recorded, known = consent.record_decisions(conn, good, contracts, batch_id, now)
+        if not rejected.empty:
+            conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
+        counts = ledger.Counts(extract.rows_in, recorded, known, len(rejected))
+        ledger.close(conn, batch_id, "loaded" if recorded + known else "quarantined", counts, now,
+                     encoding=extract.encoding)
+    return counts

@@ -1,0 +1,91 @@
+"""Display masks (REFERENCE §3): keep just enough, never the whole value."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from jinshu import mask
+from jinshu.mask import MASKS
+
+
+def masked(kind: str, *values: str | None) -> list:
+    return mask.apply(kind, pd.Series(list(values), dtype="str")).tolist()
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), [
+    pytest.param("name", "欧阳娜娜", "欧***", id="name-four-chars"),
+    pytest.param("name", "李明", "李*", id="name-two-chars"),
+    pytest.param("name", "张三丰", "张**", id="name-three-chars"),
+    pytest.param("cn_ric", "14010520010815068X", "1" + "*" * 15 + "8X", id="id-first1-last2"),
+    pytest.param("cn_ric", "140105199803071232", "1" + "*" * 15 + "32", id="id-digits"),
+    pytest.param("mobile", "13812345678", "138****5678", id="mobile"),
+    pytest.param("bank_card", "6222021234567890123", "6222" + "*" * 11 + "0123", id="bank-card-19"),
+    pytest.param("bank_card", "6222021234567890", "6222********7890", id="bank-card-16"),
+    pytest.param("address", "山西省太原市小店区迎泽大街12号", "山西省太原市小店区***", id="address-district"),
+    pytest.param("address", "山西省吕梁市兴县府西街189号", "山西省吕梁市兴县***", id="address-county"),
+    pytest.param("address", "呼和浩特市土默特左旗察素齐镇", "呼和浩特市土默特左旗***", id="address-banner"),
+    pytest.param("address", "山西省忻州市原平市西大街107号", "山西省忻州市***", id="address-county-city"),
+    pytest.param("email", "li.ming@example.cn", "l***@example.cn", id="email"),
+    pytest.param("email", "x@163.com", "x***@163.com", id="email-one-char-local"),
+    pytest.param("date_year", "1998-03-07", "1998", id="date-year"),
+    pytest.param("date_month", "1998-03-07", "1998-03", id="date-month"),
+    pytest.param("generic", "汾阳市", "汾***", id="generic"),
+])
+def test_mask_examples(kind, value, expected):
+    assert masked(kind, value) == [expected]
+
+
+@pytest.mark.parametrize("kind", sorted(MASKS))
+def test_missing_stays_missing(kind):
+    out = masked(kind, None, "李明", None)
+    assert pd.isna(out[0]) and pd.isna(out[2])
+    assert isinstance(out[1], str)
+
+
+@pytest.mark.parametrize("kind", sorted(MASKS))
+def test_empty_series(kind):
+    assert masked(kind) == []
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    pytest.param("name", "李", id="name-1-char"),
+    pytest.param("cn_ric", "14", id="id-2-chars"),
+    pytest.param("cn_ric", "140", id="id-3-chars"),
+    pytest.param("mobile", "13812", id="mobile-5-chars"),
+    pytest.param("mobile", "1381234", id="mobile-7-chars"),
+    pytest.param("bank_card", "62220212", id="card-8-chars"),
+    pytest.param("email", "liming", id="email-without-at"),
+    pytest.param("email", "李明", id="email-without-at-chinese"),
+])
+def test_short_values_are_never_shown_in_the_clear(kind, value):
+    [out] = masked(kind, value)
+    assert value not in out
+    assert not set(value) & set(out)
+
+
+@pytest.mark.parametrize("kind", ["name", "cn_ric", "mobile", "bank_card", "email"])
+def test_masks_hide_most_of_realistic_values(kind):
+    value = {"name": "欧阳娜娜", "cn_ric": "140105199803071232", "mobile": "13812345678",
+             "bank_card": "6222021234567890123", "email": "li.ming@example.cn"}[kind]
+    [out] = masked(kind, value)
+    assert out != value and "*" in out
+    hidden = sum(1 for a, b in zip(value, out, strict=False) if a != b)
+    assert hidden >= len(value) // 3
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: the generic mask shows a one-character value in the clear: generic('1') -> '1***', "
+    "generic('男') -> '男***'; it is the default mask (mask_kind) for fields such as sex, so "
+    "exchange.for_exchange publishes household_registration.sex unmasked"))
+@pytest.mark.parametrize("value", ["1", "男"])
+def test_generic_mask_hides_one_char_values(value):
+    [out] = masked("generic", value)
+    assert value not in out
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: the address mask keeps everything up to the first 区/县/旗, so an address without a district "
+    "but with a 小区 (residential compound) keeps street and compound: '太原市并州南路锦绣小区3号楼' -> "
+    "'太原市并州南路锦绣小区***' (expected '太原市***')"))
+def test_address_without_district_keeps_only_the_city():
+    assert masked("address", "太原市并州南路锦绣小区3号楼") == ["太原市***"]
