@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -187,11 +187,7 @@ def run_stages(home: Path, store_url: str) -> IngestResult:
     if len(waiting) != 1:
         raise RuntimeError(f"discover found {len(waiting)} waiting batches, expected 1: {waiting}")
     batch_id = waiting[0]
-    stages: list[tuple[str, Callable[..., Any]]] = [
-        ("read", ingest.read), ("conform", ingest.conform_stage), ("check", ingest.check_stage),
-        ("dedup", ingest.dedup_stage),
-    ]
-    for name, stage in stages:
+    for name, stage in ingest.STAGES:
         with timed(seconds, name):
             stage(settings, contract, batch_id)
     with timed(seconds, "load"):

@@ -12,8 +12,7 @@ from jinshu.objectstore import open_store
 from jinshu.settings import Settings
 from jinshu.store import batches, engine_for, quarantine
 
-STAGES = (ingest.read, ingest.conform_stage, ingest.consent_stage, ingest.check_stage,
-          ingest.dedup_stage)
+STAGES = tuple(stage for _, stage in ingest.STAGES)
 
 
 def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,

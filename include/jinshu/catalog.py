@@ -233,7 +233,8 @@ def load_contract(path: Path) -> Contract:
         field = None
         if len(loc) >= 2 and loc[0] == "fields" and isinstance(loc[1], int):
             fields = raw.get("fields") or []
-            field = fields[loc[1]].get("name") if loc[1] < len(fields) else None
+            entry = fields[loc[1]] if loc[1] < len(fields) else None
+            field = entry.get("name") if isinstance(entry, dict) else None
         where = ".".join(str(p) for p in loc) or "contract"
         raise ContractError(
             file, field, f"{where}: {err['msg']}", "correct the value as the contract schema says"

@@ -72,28 +72,27 @@ def clean_values(values: pd.Series) -> pd.Series:
 def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list[ScopeViolation]]:
     """Rename, select and clean the contract's columns; report undeclared ones."""
     known = header_map(contract)
-    chosen: dict[str, str] = {}
+    chosen: dict[str, int] = {}  # field -> column position (headers may repeat)
     violations: list[ScopeViolation] = []
-    for header in frame.columns:
+    headers = [str(h) for h in frame.columns]
+    for position, header in enumerate(headers):
         if header == ROW:
             continue
-        name = known.get(fold(str(header)))
+        name = known.get(fold(header))
         if name is None:
-            values = frame[header].str.strip()
-            violations.append(ScopeViolation(str(header), int((values != "").sum())))
-        elif name in chosen.values():
-            others = [h for h, n in chosen.items() if n == name]
-            raise AmbiguousColumns(name, [*others, str(header)])
+            values = frame.iloc[:, position].str.strip()
+            violations.append(ScopeViolation(header, int((values != "").sum())))
+        elif name in chosen:
+            raise AmbiguousColumns(name, [headers[chosen[name]], header])
         else:
-            chosen[str(header)] = name
-    missing = [f.name for f in contract.fields if f.required and f.name not in chosen.values()]
+            chosen[name] = position
+    missing = [f.name for f in contract.fields if f.required and f.name not in chosen]
     if missing:
-        raise MissingColumns(missing, [str(h) for h in frame.columns if h != ROW])
+        raise MissingColumns(missing, [h for h in headers if h != ROW])
     out = pd.DataFrame({ROW: frame[ROW].to_numpy()}, index=frame.index)
-    by_field = {name: header for header, name in chosen.items()}
     for f in contract.fields:
-        if f.name in by_field:
-            out[f.name] = clean_values(frame[by_field[f.name]])
+        if f.name in chosen:
+            out[f.name] = clean_values(frame.iloc[:, chosen[f.name]])
         else:
             out[f.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
     return out[[*contract.field_names, ROW]], violations

@@ -26,13 +26,23 @@ def record_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """32 hex chars per row; equal iff every listed field is equal (missing included)."""
     if frame.empty:
         return pd.Series([], dtype="str", index=frame.index)
-    columns = [pa.array(frame[f], type=pa.large_string(), from_pandas=True) for f in fields]
+    columns = [_escaped(pa.array(frame[f], type=pa.large_string(), from_pandas=True))
+               for f in fields]
     joined = pc.binary_join_element_wise(
         *columns, pa.scalar(_SEPARATOR, pa.large_string()),
         null_handling="replace", null_replacement=_NULL,
     )
     digests = [hashlib.blake2b(v.encode(), digest_size=16).hexdigest() for v in joined.to_pylist()]
     return pd.Series(digests, dtype="str", index=frame.index)
+
+
+def _escaped(values: pa.Array) -> pa.Array:
+    """Escape the separator, the null marker and the escape char, so joins are unambiguous."""
+    if not pc.any(pc.match_substring_regex(values, "[\\x00\\x1f\\\\]")).as_py():
+        return values
+    for char, escape in (("\\", "\\\\"), (_SEPARATOR, "\\s"), (_NULL, "\\0")):
+        values = pc.replace_substring(values, char, escape)
+    return values
 
 
 class Pseudonymizer:
@@ -53,11 +63,10 @@ class Pseudonymizer:
         return outer.hexdigest()
 
     def many(self, values: pd.Series) -> pd.Series:
-        """Pseudonym per value (missing stays missing), each distinct value hashed once."""
-        present = values.dropna()
-        distinct = present.unique()
-        mapping = dict(zip(distinct, map(self.one, distinct), strict=True))
-        return values.map(mapping).astype("str")
+        """Pseudonym per value; missing stays missing."""
+        one = self.one
+        digests = [one(v) if isinstance(v, str) else None for v in values.tolist()]
+        return pd.Series(digests, index=values.index, dtype="str")
 
 
 def split_batch_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -237,3 +237,10 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
         counts = load_batch(conn, contract, batch_id, outcome, _now())
     shutil.rmtree(work, ignore_errors=True)
     return counts
+
+
+# The stages between discovery and load, in the order the DAG runs them.
+STAGES = (
+    ("read", read), ("conform", conform_stage), ("consent", consent_stage),
+    ("check", check_stage), ("dedup", dedup_stage),
+)

@@ -57,15 +57,24 @@ def _staging_table(contract: Contract) -> sa.Table:
     )
 
 
+def _stored_twin(contract: Contract, stage: sa.Table) -> sa.Exists:
+    """The staged record is already stored: same natural key (indexed) and same hash."""
+    target = dataset_table(contract)
+    return sa.exists().where(*(target.c[k] == stage.c[k] for k in contract.natural_key),
+                             target.c._record_hash == stage.c._record_hash)
+
+
 def _upsert(conn: Connection, contract: Contract, stage: sa.Table, batch_id: str,
             acquired_at: datetime) -> int:
-    """Insert staged records whose hash is new; update rows whose natural key exists."""
+    """Insert staged records not stored yet; update rows whose natural key exists.
+
+    Rows go in natural-key order, so the key's B-tree fills page by page.
+    """
     target = dataset_table(contract)
-    known = sa.exists().where(target.c._record_hash == stage.c._record_hash)
     source = sa.select(
         *stage.c, sa.literal(batch_id, sa.String).label("_batch_id"),
         sa.literal(acquired_at, sa.DateTime(timezone=True)).label("_acquired_at"),
-    ).where(~known)
+    ).where(~_stored_twin(contract, stage)).order_by(*(stage.c[k] for k in contract.natural_key))
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)
     statement = insert.from_select([c.name for c in stage.c] + ["_batch_id", "_acquired_at"],
                                    source)
@@ -80,10 +89,8 @@ def _upsert(conn: Connection, contract: Contract, stage: sa.Table, batch_id: str
 def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
                         batch_id: str) -> int:
     """Staged records already stored by an earlier batch become duplicates."""
-    target = dataset_table(contract)
-    known = sa.exists().where(target.c._record_hash == stage.c._record_hash)
     source = sa.select(sa.literal(batch_id, sa.String), stage.c._source_row,
-                       stage.c._record_hash).where(known)
+                       stage.c._record_hash).where(_stored_twin(contract, stage))
     statement = duplicates.insert().from_select(["batch_id", "source_row", "record_hash"], source)
     return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 

@@ -51,11 +51,16 @@ def bank_card(values: pd.Series) -> pd.Series:
     return _stars(values, 4, 4)
 
 
+_PROVINCE = r"(?:[^省市区县]{1,7}(?:省|自治区))?"
+_CITY = r"(?:[^省市区县]{1,6}?(?:市|州|盟|地区))?"
+_DISTRICT = r"[^省市区县旗路街道巷号楼]{1,5}?(?:区|县|旗|市)"
+
+
 def address(values: pd.Series) -> pd.Series:
-    """Keep down to the district or county."""
-    district = values.str.extract(r"^(.*?[区县旗])", expand=False)
-    city = values.str.extract(r"^(.*?市)", expand=False)
-    return district.fillna(city).fillna(values.str.slice(0, 2)) + "***"
+    """Keep down to the district or county; street, compound and number are hidden."""
+    district = values.str.extract(f"^({_PROVINCE}{_CITY}{_DISTRICT})", expand=False)
+    city = values.str.extract(f"^({_PROVINCE}[^省市区县]{{1,6}}?(?:市|州|盟|地区))", expand=False)
+    return district.fillna(city).fillna("") + "***"
 
 
 def email(values: pd.Series) -> pd.Series:
@@ -72,7 +77,8 @@ def date_month(values: pd.Series) -> pd.Series:
 
 
 def generic(values: pd.Series) -> pd.Series:
-    return values.astype("str").str.slice(0, 1) + "***"
+    """Nothing of the value is shown: even one character can be the whole answer (男, 汉)."""
+    return pd.Series("***", index=values.index, dtype="str")
 
 
 MASKS: dict[str, Callable[[pd.Series], pd.Series]] = {

@@ -52,10 +52,8 @@ class Extract:
 
 def decode(data: bytes) -> tuple[bytes, str]:
     """UTF-8 bytes of the file and the encoding it was in (BOM removed)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data, encoding = data[3:], "utf-8-sig"
-    else:
-        encoding = "utf-8"
+    bom = data.startswith(b"\xef\xbb\xbf")
+    data, encoding = (data[3:], "utf-8-sig") if bom else (data, "utf-8")
     try:
         data.decode("utf-8")
         return data, encoding
@@ -65,7 +63,7 @@ def decode(data: bytes) -> tuple[bytes, str]:
         except UnicodeDecodeError:
             raise UnreadableFile(
                 "encoding",
-                f"bytes at offset {utf8_error.start} are neither UTF-8 nor GB18030",
+                f"bytes at offset {utf8_error.start + 3 * bom} are neither UTF-8 nor GB18030",
                 "re-export the extract as UTF-8 (or GB18030) text",
             ) from utf8_error
 
@@ -79,6 +77,8 @@ def read_csv(data: bytes) -> tuple[pd.DataFrame, list[BadRecord]]:
     header = _csv_header(data[:65536].decode("utf-8", errors="ignore"))
     if not header or all(not h.strip() for h in header):
         raise UnreadableFile("header", "the file has no header row", "put the column titles in row 1")
+    if not data.endswith(b"\n"):
+        data += b"\n"  # pyarrow cannot skip a header that has no line end
     bad: list[BadRecord] = []
 
     def set_aside(row: pacsv.InvalidRow) -> str:
@@ -144,10 +144,20 @@ def read_json(data: bytes) -> pd.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise UnreadableFile("json", "JSON is not an array of objects",
                              "send a JSON array of objects, one object per record")
-    frame = pd.DataFrame.from_records(records).fillna("")
-    frame = frame.astype("str") if len(frame.columns) else frame
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    frame = pd.DataFrame({c: pd.array([_json_text(r.get(c)) for r in records], dtype="str")
+                          for c in columns})
     frame[ROW] = range(1, len(records) + 1)
     return frame
+
+
+def _json_text(value: object) -> str:
+    """A JSON value as the sender wrote it: 1 stays '1', null is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def read_extract(name: str, data: bytes) -> Extract:

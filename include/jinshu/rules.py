@@ -95,7 +95,7 @@ def _check_number(
 ) -> tuple[pd.Series, list[pd.DataFrame]]:
     numbers = normalize_numbers(values)
     found = []
-    bad = present & numbers.isna()
+    bad = present & (numbers.isna() | np.isinf(numbers))
     if spec.type == "integer":
         bad |= present & numbers.notna() & (numbers % 1 != 0)
     if bad.any():
@@ -103,7 +103,7 @@ def _check_number(
                                  f"write {spec.title} as a plain number"))
     low = -np.inf if spec.minimum is None else spec.minimum
     high = np.inf if spec.maximum is None else spec.maximum
-    out_of_range = numbers.notna() & ~numbers.between(low, high)
+    out_of_range = numbers.notna() & ~np.isinf(numbers) & ~numbers.between(low, high)
     if out_of_range.any():
         found.append(_violations(rows[out_of_range], spec.name, "range",
                                  f"{label} is outside [{low}, {high}]",

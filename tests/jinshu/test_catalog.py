@@ -156,9 +156,6 @@ def test_catalog_of_distinct_ids_loads_every_file(tmp_path):
     assert list(load_catalog(tmp_path)) == sorted(CATALOG, key=lambda d: CATALOG[d].department.code)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "BUG: a `fields` entry written as a bare string (e.g. `- phone`) crashes load_contract with "
-    "AttributeError ('str' object has no attribute 'get') instead of a ContractError naming the file"))
 def test_field_written_as_a_bare_string_is_a_contract_error(tmp_path):
     raw = mutated(lambda r: r["fields"].append("phone"))
     with pytest.raises(ContractError) as caught:

@@ -131,9 +131,6 @@ def test_missing_optional_columns_are_all_missing():
         assert frame[name].dtype == "str"
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "BUG: two undeclared columns with the same header (e.g. '备注' twice) crash conform with "
-    "AttributeError ('DataFrame' object has no attribute 'str') instead of reporting a ScopeViolation"))
 def test_repeated_undeclared_header_is_a_scope_violation():
     frame = one_row(**REQUIRED)
     frame.insert(0, "备注", "甲", allow_duplicates=True)

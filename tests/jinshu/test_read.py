@@ -53,9 +53,6 @@ def test_undecodable_bytes_name_the_offset(data, offset):
     assert caught.value.fix
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with a UTF-8 BOM the reported offset is counted after the BOM: b'\\xef\\xbb\\xbfa,b\\n1,\\xff\\n' "
-    "reports 'offset 6', but the bad byte is at file offset 9"))
 def test_undecodable_offset_counts_the_bom():
     with pytest.raises(UnreadableFile) as caught:
         read_extract("x.csv", b"\xef\xbb\xbfa,b\n1,\xff\n")
@@ -105,9 +102,6 @@ def test_header_only_csv_has_no_rows():
     assert extract.rows_in == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a header-only CSV without a trailing newline (b'a,b') raises pyarrow.lib.ArrowInvalid "
-    "('Could not skip initial 1 rows') instead of giving 0 rows"))
 def test_header_only_csv_without_newline_has_no_rows():
     extract = read_extract("x.csv", b"a,b")
     assert list(extract.frame.columns) == ["a", "b", ROW]
@@ -224,10 +218,6 @@ def test_json_empty_array_has_no_rows():
     assert len(read_extract("x.json", b"[]").frame) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: JSON numbers in a column that also holds null/missing come back as floats: "
-    "b'[{\"sex\": 1}, {\"sex\": null}]' reads sex as ['1.0', ''] instead of ['1', ''], "
-    "so a valid code '1' then fails the code list"))
 def test_json_integers_next_to_nulls_stay_as_written():
     frame = read_extract("x.json", b'[{"sex": 1}, {"sex": null}, {}]').frame
     assert frame["sex"].tolist() == ["1", "", ""]

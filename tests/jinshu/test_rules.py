@@ -220,19 +220,12 @@ def test_full_width_extract_checks_clean_after_conform():
 # --- bugs ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: 'inf', 'Infinity' and '1e400' pass as a decimal when the field has no maximum "
-    "(enterprise_registration.registered_capital_wan_yuan) and are stored as 'inf'; expected a 'decimal' "
-    "violation"))
 @pytest.mark.parametrize("value", ["inf", "Infinity", "1e400"])
 def test_infinite_decimal_is_not_a_number(value):
     checked = check("enterprise_registration", {"registered_capital_wan_yuan": value})
     assert checked.violations["rule"].tolist() == ["decimal"]
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError, reason=(
-    "BUG: one ID written with non-ASCII digits ('١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢', Arabic-Indic) crashes check_rows "
-    "with UnicodeEncodeError, failing the whole batch instead of one cn_ric violation"))
 def test_non_ascii_digit_id_is_a_violation_not_a_crash():
     checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"}, {"id_number": ID_B})
     assert checked.violations[[ROW, "rule"]].to_dict("records") == [{ROW: 2, "rule": "cn_ric"}]

@@ -15,5 +15,7 @@ def fixed_width_bytes(values: pd.Series, width: int) -> np.ndarray:
 
 
 def shaped(values: pd.Series, pattern: str) -> np.ndarray:
-    """Boolean mask of values that fully match ``pattern`` (missing values are False)."""
+    """Boolean mask of values that fully match ``pattern`` (missing values are False).
+    Write digits as ``[0-9]``: ``\\d`` would also match other scripts' digits.
+    """
     return values.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool, copy=True)

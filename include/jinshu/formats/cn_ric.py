@@ -31,7 +31,7 @@ def _check_chars(first17: np.ndarray) -> np.ndarray:
 def normalize(values: pd.Series) -> pd.Series:
     """Upper-case ``x``; upgrade 15-digit numbers to 18 (insert ``19``, add the check)."""
     out = values.str.upper()
-    old = shaped(out, r"\d{15}")
+    old = shaped(out, r"[0-9]{15}")
     if old.any():
         upgraded = out[old].str.slice(0, 6) + "19" + out[old].str.slice(6)
         checks = _check_chars(fixed_width_bytes(upgraded, 17))
@@ -43,7 +43,7 @@ def normalize(values: pd.Series) -> pd.Series:
 
 def is_valid(values: pd.Series) -> np.ndarray:
     """Shape, known address code, real birth date and check character."""
-    ok = shaped(values, r"\d{17}[\dX]")
+    ok = shaped(values, r"[0-9]{17}[0-9X]")
     if not ok.any():
         return ok
     candidates = values[ok]

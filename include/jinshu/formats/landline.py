@@ -16,4 +16,4 @@ def normalize(values: pd.Series) -> pd.Series:
 
 
 def is_valid(values: pd.Series) -> np.ndarray:
-    return shaped(values, r"0\d{2,3}-?[2-9]\d{6,7}")
+    return shaped(values, r"0[0-9]{2,3}-?[2-9][0-9]{6,7}")

@@ -22,4 +22,4 @@ def normalize(values: pd.Series) -> pd.Series:
 
 
 def is_valid(values: pd.Series) -> np.ndarray:
-    return shaped(values, r"1[3-9]\d{9}")
+    return shaped(values, r"1[3-9][0-9]{9}")

@@ -16,4 +16,4 @@ def normalize(values: pd.Series) -> pd.Series:
 
 
 def is_valid(values: pd.Series) -> np.ndarray:
-    return shaped(values, r"\d{6}")
+    return shaped(values, r"[0-9]{6}")

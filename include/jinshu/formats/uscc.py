@@ -27,7 +27,8 @@ def normalize(values: pd.Series) -> pd.Series:
 
 
 def is_valid(values: pd.Series) -> np.ndarray:
-    ok = shaped(values, f"[{ALPHABET}]{{18}}")
+    chars = f"[{ALPHABET}]"
+    ok = shaped(values, f"{chars}{{2}}[0-9]{{6}}{chars}{{10}}")  # the area code is digits
     if not ok.any():
         return ok
     matrix = fixed_width_bytes(values[ok], 18)
