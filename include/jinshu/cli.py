@@ -11,7 +11,8 @@ import typer
 from jinshu.catalog import ContractError, load_catalog
 from jinshu.settings import Settings
 
-app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_args_is_help=True)
+app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 
 
 def _contracts(settings: Settings):
@@ -88,17 +89,75 @@ def check(
     raise typer.Exit(1 if problems or scope else 0)
 
 
+report_app = typer.Typer(help="Reports for monitoring (text tables, or --json).")
+consent_app = typer.Typer(help="Consent decisions: record one, show a subject's.")
+app.add_typer(report_app, name="report")
+app.add_typer(consent_app, name="consent")
+
+
+def _store(settings: Settings):
+    from jinshu.store import engine_for, ensure_schema
+
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, _contracts(settings))
+    return engine
+
+
+@report_app.command("collection")
+def report_collection(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Scope violations, consent kept/dropped, withdrawals and repeat offenders per department."""
+    from jinshu.report import collection_report, render_collection, to_json
+
+    with _store(Settings.from_env()).connect() as conn:
+        report = collection_report(conn)
+    typer.echo(to_json(report) if as_json else render_collection(report))
+
+
+@consent_app.command("record")
+def consent_record(
+    dataset: Annotated[str, typer.Option(help="dataset id")],
+    field: Annotated[str, typer.Option(help="the consent-based field")],
+    id_number: Annotated[str, typer.Option(help="the subject's ID number (never stored)")],
+    decision: Annotated[str, typer.Option(help="granted | refused | withdrawn")],
+    channel: Annotated[str, typer.Option(help="counter | online | app | paper")] = "counter",
+    on: Annotated[str | None, typer.Option(help="date decided, YYYY-MM-DD; default today")] = None,
+) -> None:
+    """Record one consent decision, checked like a consent extract's row."""
+    from jinshu.consent_intake import record_one
+
+    settings = Settings.from_env()
+    _store(settings)
+    try:
+        outcome = record_one(settings, _contracts(settings), dataset=dataset, field=field,
+                             id_number=id_number, decision=decision, channel=channel, on=on)
+    except ValueError as error:
+        typer.echo(f"rejected: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(outcome)
+
+
+@consent_app.command("show")
+def consent_show(
+    id_number: Annotated[str, typer.Option(help="the subject's ID number (never stored)")],
+) -> None:
+    """Every decision and withdrawal recorded for one subject."""
+    from jinshu.consent_intake import decisions_of
+
+    settings = Settings.from_env()
+    _store(settings)
+    for line in decisions_of(settings, id_number):
+        typer.echo(line)
+
+
 @app.command()
 def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
     """Print the batch ledger."""
     from jinshu import ledger
     from jinshu.report import batch_table
-    from jinshu.store import engine_for, ensure_schema
 
-    settings = Settings.from_env()
-    engine = engine_for(settings.store_url)
-    ensure_schema(engine, _contracts(settings))
-    with engine.connect() as conn:
+    with _store(Settings.from_env()).connect() as conn:
         typer.echo(batch_table(ledger.summary(conn, dataset)))
 
 

@@ -94,3 +94,47 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         ledger.close(conn, batch_id, "loaded" if recorded + known else "quarantined", counts, now,
                      encoding=extract.encoding)
     return counts
+
+
+def record_one(settings: Settings, contracts: dict[str, Contract], *, dataset: str, field: str,
+               id_number: str, decision: str, channel: str, on: str | None) -> str:
+    """Record one decision from the command line; raises ValueError naming what is wrong."""
+    now = datetime.now(UTC)
+    if dataset not in contracts:
+        raise ValueError(f"unknown dataset '{dataset}'; use one of {sorted(contracts)}")
+    contract = consent.consent_contract(contracts[dataset].department)
+    frame = pd.DataFrame({"id_number": [id_number], "dataset": [dataset], "field": [field],
+                          "decision": [decision], "decided_on": [on or now.date().isoformat()],
+                          "channel": [channel]}, dtype="str").assign(**{ROW: 1})
+    checked = check_rows(frame, contract)
+    problems = pd.concat([checked.violations, consent.check_decisions(
+        checked.valid, contract.department.code, contracts, now.date())], ignore_index=True)
+    if not problems.empty:
+        raise ValueError("; ".join(f"{c}: {d}. Fix: {f}" for c, d, f in
+                                   problems[["column", "detail", "fix"]].itertuples(index=False)))
+    good = checked.valid.assign(
+        subject_key=Pseudonymizer(pseudonym_key(settings)).many(checked.valid["id_number"]))
+    with engine_for(settings.store_url).begin() as conn:
+        recorded, _ = consent.record_decisions(conn, good, contracts, "cli", now)
+    row = good.iloc[0]
+    what = f"{row['decision']} for {dataset}.{field} on {row['decided_on']}"
+    return f"recorded: {what}" if recorded else f"already recorded: {what}"
+
+
+def decisions_of(settings: Settings, id_number: str) -> list[str]:
+    """One line per decision and withdrawal for the subject, oldest first."""
+    from jinshu.formats import cn_ric
+    from jinshu.store import consents, withdrawals
+
+    normalized = cn_ric.normalize(pd.Series([id_number.strip()], dtype="str"))
+    subject = Pseudonymizer(pseudonym_key(settings)).one(normalized.iloc[0])
+    with engine_for(settings.store_url).connect() as conn:
+        decided = conn.execute(consents.select().where(consents.c.subject_key == subject)
+                               .order_by(consents.c.decided_on, consents.c.id)).all()
+        honored = conn.execute(withdrawals.select().where(withdrawals.c.subject_key == subject)
+                               .order_by(withdrawals.c.id)).all()
+    lines = [f"{d.decided_on}  {d.dataset_id}.{d.field}  {d.decision}  via {d.channel}"
+             f"  (source {d.source})" for d in decided]
+    lines += [f"{w.honored_at:%Y-%m-%d %H:%M}  {w.dataset_id}.{w.field}  withdrawal honored:"
+              f" {w.values_removed} stored value(s) removed" for w in honored]
+    return lines or ["no consent decisions recorded for this subject"]

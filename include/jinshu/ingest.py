@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
+from pyarrow import feather
 
 from jinshu import consent, ledger
 from jinshu.catalog import Contract
@@ -43,6 +45,25 @@ class BatchClosed(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _save(frame: pd.DataFrame, path: Path) -> None:
+    """Stage files are uncompressed Arrow IPC, read back at memory speed.
+
+    Column names go in the metadata: a sender's headers may repeat.
+    """
+    names = [str(c) for c in frame.columns]
+    positional = frame.reset_index(drop=True).set_axis([f"c{i}" for i in range(len(names))], axis=1)
+    table = pa.Table.from_pandas(positional, preserve_index=False)
+    table = table.replace_schema_metadata({"names": json.dumps(names, ensure_ascii=False)})
+    feather.write_feather(table, path, compression="uncompressed")
+
+
+def _load(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    table = feather.read_table(path)
+    frame = table.to_pandas()
+    frame.columns = json.loads(table.schema.metadata[b"names"])
+    return frame[columns] if columns else frame
 
 
 def _work(settings: Settings, batch_id: str) -> Path:
@@ -121,9 +142,9 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     except UnreadableFile as error:
         quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
-    extract.frame.to_parquet(work / "read.parquet", index=False)
+    _save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
-    bad.to_parquet(work / "rejected_read.parquet", index=False)
+    _save(bad, work / "rejected_read.arrow")
     (work / "read.json").write_text(json.dumps({"encoding": extract.encoding}))
     return batch_id
 
@@ -132,21 +153,21 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 2: headers to fields, values cleaned; undeclared columns dropped and counted."""
     batch = _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
-    frame = pd.read_parquet(work / "read.parquet")
+    frame = _load(work / "read.arrow")
     try:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns) as error:
         quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
-    conformed.to_parquet(work / "conformed.parquet", index=False)
+    _save(conformed, work / "conformed.arrow")
     original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
-    original.to_parquet(work / "original.parquet", index=False)
+    _save(original, work / "original.arrow")
     (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
     if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
-        ragged = pd.read_parquet(work / "rejected_read.parquet")
+        ragged = _load(work / "rejected_read.arrow")
         ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
                                                 "declared scope"})
-        ragged.to_parquet(work / "rejected_read.parquet", index=False)
+        _save(ragged, work / "rejected_read.arrow")
     return batch_id
 
 
@@ -156,29 +177,29 @@ def consent_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     work = _work(settings, batch_id)
     counts: dict[str, tuple[int, int]] = {}
     if consent.consent_fields(contract):
-        frame = pd.read_parquet(work / "conformed.parquet")
+        frame = _load(work / "conformed.arrow")
         with engine_for(settings.store_url).connect() as conn:
             gated, counts = consent.apply_gate(conn, frame, contract,
                                                Pseudonymizer(pseudonym_key(settings)),
                                                batch.received_at.date())
-        gated.to_parquet(work / "gated.parquet", index=False)
+        _save(gated, work / "gated.arrow")
     (work / "consent.json").write_text(json.dumps(counts))
     return batch_id
 
 
 def _gated(work: Path) -> Path:
-    gated = work / "gated.parquet"
-    return gated if gated.exists() else work / "conformed.parquet"
+    gated = work / "gated.arrow"
+    return gated if gated.exists() else work / "conformed.arrow"
 
 
 def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 4: row rules; failing rows are quarantined with every reason found."""
     batch = _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
-    checked = check_rows(pd.read_parquet(_gated(work)), contract)
-    checked.valid.to_parquet(work / "checked.parquet", index=False)
+    checked = check_rows(_load(_gated(work)), contract)
+    _save(checked.valid, work / "checked.arrow")
     violations = checked.violations
-    original = pd.read_parquet(work / "original.parquet").set_index(ROW)
+    original = _load(work / "original.arrow").set_index(ROW)
     messages = violations.assign(message=[
         quarantine_message(batch.file_key, r, c, d, f) for r, c, d, f in
         violations[[ROW, "column", "detail", "fix"]].itertuples(index=False, name=None)
@@ -190,8 +211,8 @@ def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         json.dumps(original.loc[r].to_dict(), ensure_ascii=False, default=str)
         for r in per_row[ROW]
     ]
-    per_row.rename(columns={ROW: "source_row"})[QUARANTINE_COLUMNS].to_parquet(
-        work / "rejected_rules.parquet", index=False)
+    _save(per_row.rename(columns={ROW: "source_row"})[QUARANTINE_COLUMNS],
+          work / "rejected_rules.arrow")
     return batch_id
 
 
@@ -199,7 +220,7 @@ def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 5: record hashes and subject pseudonyms; repeats within the file set aside."""
     _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
-    frame = pd.read_parquet(work / "checked.parquet")
+    frame = _load(work / "checked.arrow")
     frame[RECORD_HASH] = record_hashes(frame, contract.field_names)
     if contract.subject_key:
         pseudonyms = Pseudonymizer(pseudonym_key(settings))
@@ -207,8 +228,8 @@ def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     else:
         frame[SUBJECT_KEY] = pd.Series(pd.NA, index=frame.index, dtype="str")
     first, repeats = split_batch_duplicates(frame)
-    first.to_parquet(work / "deduped.parquet", index=False)
-    repeats[[ROW, RECORD_HASH]].to_parquet(work / "repeats.parquet", index=False)
+    _save(first, work / "deduped.arrow")
+    _save(repeats[[ROW, RECORD_HASH]], work / "repeats.arrow")
     return batch_id
 
 
@@ -220,15 +241,15 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
         batch = ledger.get(conn, batch_id)
     if batch.status != ledger.OPEN:
         return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
-    rejected = pd.concat([pd.read_parquet(work / "rejected_read.parquet"),
-                          pd.read_parquet(work / "rejected_rules.parquet")], ignore_index=True)
-    records = pd.read_parquet(work / "deduped.parquet")
-    repeats = pd.read_parquet(work / "repeats.parquet")
+    rejected = pd.concat([_load(work / "rejected_read.arrow"),
+                          _load(work / "rejected_rules.arrow")], ignore_index=True)
+    records = _load(work / "deduped.arrow")
+    repeats = _load(work / "repeats.arrow")
     outcome = BatchOutcome(
         records=records, repeats=repeats, rejected=rejected,
         scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
-        rows_in=len(pd.read_parquet(work / "read.parquet", columns=[ROW])) +
-        len(pd.read_parquet(work / "rejected_read.parquet", columns=["source_row"])),
+        rows_in=len(_load(work / "read.arrow", columns=[ROW])) +
+        len(_load(work / "rejected_read.arrow", columns=["source_row"])),
         encoding=json.loads((work / "read.json").read_text())["encoding"],
         consent={field: tuple(kd) for field, kd in
                  json.loads((work / "consent.json").read_text()).items()},

@@ -95,9 +95,31 @@ def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
     return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
+def _initial_load(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
+                  acquired_at: datetime) -> int:
+    """First load into an empty PostgreSQL table: COPY straight in, then build the key index.
+
+    Nothing can conflict (the rules already reject a key repeated with other
+    values), and building the unique index once after the COPY costs a
+    fraction of maintaining it row by row.
+    """
+    target = dataset_table(contract)
+    quote = conn.dialect.identifier_preparer.quote
+    constraint = quote(f"uq_{contract.table}_key")
+    key = ", ".join(quote(k) for k in contract.natural_key)
+    conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} DROP CONSTRAINT {constraint}")
+    bulk_load(conn, target, records.rename(columns={ROW: "_source_row"}).assign(
+        _batch_id=batch_id, _acquired_at=acquired_at.isoformat()))
+    conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} ADD CONSTRAINT {constraint} UNIQUE ({key})")
+    return len(records)
+
+
 def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
                   acquired_at: datetime) -> tuple[int, int]:
     """(stored, duplicates of earlier batches) for the batch's distinct records."""
+    target = dataset_table(contract)
+    if conn.dialect.name == "postgresql" and conn.execute(sa.select(target).limit(1)).first() is None:
+        return _initial_load(conn, contract, batch_id, records, acquired_at), 0
     stage = _staging_table(contract)
     stage.create(conn)
     try:

@@ -39,8 +39,12 @@ def _violations(rows: pd.Series, column: str, rule: str, detail: str, fix: str) 
 
 def normalize_dates(values: pd.Series) -> pd.Series:
     """``2024/3/5``, ``2024年3月5日``, ``20240305`` -> ``2024-03-05``; unparseable -> missing."""
+    iso = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    if iso.fillna(True).all():  # the common case: already canonical, only check that the dates exist
+        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+        return values.mask(parsed.isna())
     text = values.str.replace("日", "", regex=False).str.replace(_DATE_SEPARATORS, "-", regex=True)
-    text = text.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+    text = text.str.replace(r"^([0-9]{4})([0-9]{2})([0-9]{2})$", r"\1-\2-\3", regex=True)
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     return parsed.dt.strftime("%Y-%m-%d").astype("str").mask(parsed.isna())
 
