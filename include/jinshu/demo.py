@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from jinshu import generate, ledger
 from jinshu.catalog import Contract, load_catalog
-from jinshu.report import batch_table
+from jinshu.report import batch_table, collection_report, render_collection
 from jinshu.settings import Settings
 from jinshu.store import engine_for
 
@@ -32,6 +32,44 @@ FAULTY_DROPS = [
     ("minimum_living_allowance", {"gb18030", "ragged_rows"}, "title"),
     ("enterprise_registration", {"xlsx"}, "name"),
 ]
+
+
+CONSENT_FIELDS = [("minimum_living_allowance", "phone"), ("social_insurance_enrollment", "email")]
+
+
+def _subjects(path: Path, contract: Contract) -> list[str]:
+    """ID numbers of the subjects in a generated clean extract."""
+    from jinshu.conform import conform
+    from jinshu.read import read_extract
+
+    conformed, _ = conform(read_extract(path.name, path.read_bytes()).frame, contract)
+    return conformed[contract.subject_key].tolist()
+
+
+def drop_consents(settings: Settings, contracts: dict[str, Contract], paths: list[Path],
+                  withdrawals: bool) -> int:
+    """Consent extracts: 60% granted, 20% refused, the rest never asked; or 5 withdrawals."""
+    landing = Path(settings.landing_url)
+    written = 0
+    for dataset_id, field in CONSENT_FIELDS:
+        contract = contracts[dataset_id]
+        clean = next(p for p in paths if p.name == f"{dataset_id}_1.csv")
+        ids = _subjects(clean, contract)
+        granted, refused = int(len(ids) * 0.6), int(len(ids) * 0.2)
+        if withdrawals:
+            chosen, decisions, on, name = ids[:5], ["withdrawn"] * 5, "today", "withdrawals.csv"
+        else:
+            chosen = ids[:granted + refused]
+            decisions = ["granted"] * granted + ["refused"] * refused
+            on, name = "2026-11-01", "decisions.csv"
+        if on == "today":
+            on = time.strftime("%Y-%m-%d")
+        folder = landing / contract.department.code / "consent"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{dataset_id}_{name}").write_bytes(
+            generate.consent_extract(chosen, dataset_id, field, decisions, on))
+        written += 1
+    return written
 
 
 def drop_samples(settings: Settings, contracts: dict[str, Contract], rows: int) -> list[Path]:
@@ -70,22 +108,26 @@ def _quiet(log_path: Path):
             os.dup2(saved[1], 2)
 
 
-def run_dags(dag_ids: list[str], log_dir: Path) -> dict[str, str]:
-    """``dag.test()`` each DAG in order; returns the state of each run."""
+def load_dags(log_dir: Path):
     from airflow.models import DagBag
 
     with _quiet(log_dir / "dagbag.log"):
         bag = DagBag(dag_folder=str(DAGS_DIR))
     if bag.import_errors:
         raise RuntimeError(f"DAGs failed to import: {bag.import_errors}")
-    states = {}
+    return bag
+
+
+def run_dags(bag, dag_ids: list[str], log_dir: Path) -> list[tuple[str, str]]:
+    """``dag.test()`` each DAG in order; returns (dag id, state) per run."""
+    runs = []
     for dag_id in dag_ids:
         started = time.monotonic()
         with _quiet(log_dir / f"{dag_id}.log"):
-            run = bag.dags[dag_id].test()
-        states[dag_id] = str(run.state)
-        print(f"  {dag_id:<40} {states[dag_id]:<8} {time.monotonic() - started:5.1f} s")
-    return states
+            state = str(bag.dags[dag_id].test().state)
+        runs.append((dag_id, state))
+        print(f"  {dag_id:<40} {state:<8} {time.monotonic() - started:5.1f} s")
+    return runs
 
 
 def main(rows: int = 200) -> int:
@@ -93,21 +135,29 @@ def main(rows: int = 200) -> int:
     contracts = load_catalog(settings.catalog_dir)
     print(f"jinshu demo · home {settings.home}")
     files = drop_samples(settings, contracts, rows)
-    print(f"dropped {len(files)} extracts ({rows} rows per clean file) into {settings.landing_url}")
-    order = [f"ingest_{c}" for c in contracts] + ["publish_exchange", "publish_open_data"]
+    consents = drop_consents(settings, contracts, files, withdrawals=False)
+    print(f"dropped {len(files)} extracts ({rows} rows per clean file) and {consents} consent "
+          f"extracts into {settings.landing_url}")
+    logs = settings.home / "demo-logs"
     print("running DAGs with dag.test():")
-    states = run_dags(order, settings.home / "demo-logs")
+    bag = load_dags(logs)
+    runs = run_dags(bag, ["record_consents", *(f"ingest_{c}" for c in contracts)], logs)
+    withdrawn = drop_consents(settings, contracts, files, withdrawals=True)
+    print(f"dropped {withdrawn} consent extracts with withdrawals")
+    runs += run_dags(bag, ["record_consents", "publish_exchange", "publish_open_data"], logs)
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
         print(batch_table(ledger.summary(conn)))
         exchange = conn.execute(sa.text(
             "SELECT dataset_id, rows FROM publications WHERE channel = 'exchange' ORDER BY id")).all()
+        collection = collection_report(conn)
+    print("\n" + render_collection(collection))
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")
     print(f"  exchange tables {', '.join(f'ex_{d} ({n} rows)' for d, n in exchange)}")
     print(f"  open data       {settings.open_data_url} (catalog.json, <dataset>/datapackage.json)")
     print(f"  task logs       {settings.home / 'demo-logs'}")
-    failed = [d for d, s in states.items() if s != "success"]
+    failed = [dag_id for dag_id, state in runs if state != "success"]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

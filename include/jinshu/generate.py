@@ -608,3 +608,13 @@ def _stable_zip(data: bytes) -> bytes:
             target.writestr(zipfile.ZipInfo(info.filename, _FIXED_TIME), content,
                             zipfile.ZIP_DEFLATED)
     return out.getvalue()
+
+
+def consent_extract(ids: Sequence[str], dataset_id: str, field: str, decisions: Sequence[str],
+                    decided_on: str, channel: str = "counter") -> bytes:
+    """A consent extract (同意记录) as a department drops it: one decision per ID number."""
+    frame = pd.DataFrame({
+        "公民身份号码": list(ids), "数据集": dataset_id, "数据项": field,
+        "决定": list(decisions), "决定日期": decided_on, "渠道": channel,
+    })
+    return frame.to_csv(index=False).encode("utf-8")

@@ -1,0 +1,165 @@
+"""Collection control on a real store: the consent gate, withdrawals, consent
+extracts and the collection report (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from jinshu import consent_intake, exchange
+from jinshu.cli import app
+from jinshu.generate import consent_extract, generate_extract, generate_frame
+from jinshu.objectstore import open_store
+from jinshu.report import collection_report
+from jinshu.store import engine_for, ensure_schema
+from typer.testing import CliRunner
+
+from tests.helpers import ingest_file, table_rows
+
+DATASET, FIELD = "social_insurance_enrollment", "email"
+
+
+@pytest.fixture
+def insurance(contracts):
+    return contracts[DATASET]
+
+
+@pytest.fixture
+def people(insurance):
+    """Ten subjects of a generated extract, every email present."""
+    frame = generate_frame(insurance, 10, seed=5)
+    frame[FIELD] = [f"user{i}@example.cn" for i in range(10)]
+    return frame
+
+
+def drop_consents(settings, contracts, ids, decisions, on="2026-11-01", name="c.csv"):
+    store = open_store(settings.landing_url)
+    store.write(f"sx_renshe/consent/{name}", consent_extract(ids, DATASET, FIELD, decisions, on))
+    [batch_id] = consent_intake.discover(settings, contracts)
+    return consent_intake.record_extract(settings, contracts, batch_id)
+
+
+def csv_of(frame, contract) -> bytes:
+    return frame.rename(columns={f.name: f.title for f in contract.fields}).to_csv(
+        index=False).encode()
+
+
+def test_gate_keeps_granted_values_drops_the_rest_and_serves_every_record(
+        settings, contracts, insurance, people):
+    ensure_schema(engine_for(settings.store_url), contracts)
+    ids = people["id_number"].tolist()
+    drop_consents(settings, contracts, ids[:4] + ids[4:7], ["granted"] * 4 + ["refused"] * 3)
+    result = ingest_file(settings, contracts, insurance, "x.csv", csv_of(people, insurance))
+    assert (result.batch.rows_in, result.batch.stored, result.batch.quarantined) == (10, 10, 0)
+    stored = {r.id_number: r.email for r in table_rows(settings, insurance.table)}
+    assert len(stored) == 10  # a refusal never blocks the service
+    assert [stored[i] for i in ids[:4]] == [f"user{i}@example.cn" for i in range(4)]
+    assert all(stored[i] is None for i in ids[4:])  # refused (4-6) and never asked (7-9)
+    [gate] = table_rows(settings, "consent_gate")
+    assert (gate.field, gate.kept, gate.dropped) == (FIELD, 4, 6)
+    everything = repr(table_rows(settings, "quarantine")) + repr(table_rows(settings, "duplicates"))
+    assert "user5@example.cn" not in everything  # dropped, not quarantined with its value
+
+
+def test_withdrawal_removes_stored_values_and_the_next_publish_drops_them(
+        settings, contracts, insurance, people):
+    ensure_schema(engine_for(settings.store_url), contracts)
+    ids = people["id_number"].tolist()
+    drop_consents(settings, contracts, ids[:3], ["granted"] * 3)
+    ingest_file(settings, contracts, insurance, "x.csv", csv_of(people, insurance))
+    engine = engine_for(settings.store_url)
+    exchange.publish(engine, insurance, datetime.now(UTC))
+    assert sum(r.email is not None for r in table_rows(settings, f"ex_{DATASET}")) == 3
+
+    counts = drop_consents(settings, contracts, ids[:1], ["withdrawn"], on="2026-11-20",
+                           name="w.csv")
+    assert counts.stored == 1
+    stored = {r.id_number: r.email for r in table_rows(settings, insurance.table)}
+    assert stored[ids[0]] is None and stored[ids[1]] == "user1@example.cn"
+    [withdrawal] = table_rows(settings, "consent_withdrawals")
+    assert (withdrawal.field, withdrawal.values_removed) == (FIELD, 1)
+    exchange.publish(engine, insurance, datetime.now(UTC))
+    published = [r for r in table_rows(settings, f"ex_{DATASET}") if r.email is not None]
+    assert len(published) == 2
+
+
+@pytest.mark.parametrize(("row", "rule", "words"), [
+    (("140105199803071233", DATASET, FIELD, "granted", "2026-11-01"), "cn_ric", "resident ID"),
+    (("", DATASET, FIELD, "granted", "2026-11-01"), "required", "is empty"),
+    (("140105199803071232", "no_such_data", FIELD, "granted", "2026-11-01"),
+     "unknown_dataset", "not a dataset of sx_renshe"),
+    (("140105199803071232", "household_registration", "name", "granted", "2026-11-01"),
+     "unknown_dataset", "not a dataset of sx_renshe"),
+    (("140105199803071232", DATASET, "name", "granted", "2026-11-01"),
+     "not_a_consent_field", "not collected on consent"),
+    (("140105199803071232", DATASET, FIELD, "maybe", "2026-11-01"), "code_list", "code list"),
+    (("140105199803071232", DATASET, FIELD, "granted", "2099-01-01"), "future_date", "after today"),
+], ids=["bad-subject-id", "no-subject", "unknown-dataset", "other-departments-dataset",
+        "not-a-consent-field", "malformed-decision", "future-date"])
+def test_bad_consent_rows_are_rejected_with_a_reason_and_nothing_else_is_lost(
+        settings, contracts, row, rule, words):
+    ensure_schema(engine_for(settings.store_url), contracts)
+    good = "14010520010815068X," + ",".join([DATASET, FIELD, "同意", "2026-11-01", "窗口"])
+    bad = ",".join([*row, "counter"])
+    data = f"公民身份号码,数据集,数据项,决定,决定日期,渠道\n{good}\n{bad}\n".encode()
+    open_store(settings.landing_url).write("sx_renshe/consent/mixed.csv", data)
+    [batch_id] = consent_intake.discover(settings, contracts)
+    counts = consent_intake.record_extract(settings, contracts, batch_id)
+    assert (counts.rows_in, counts.stored, counts.quarantined) == (2, 1, 1)
+    [reason] = table_rows(settings, "quarantine")
+    assert (reason.source_row, reason.rule) == (3, rule)
+    assert words in reason.message and "file sx_renshe/consent/mixed.csv, row 3" in reason.message
+    [decision] = table_rows(settings, "consents")
+    assert decision.decision == "granted" and len(decision.subject_key) == 64
+    assert "14010520010815068X" not in repr(table_rows(settings, "consents"))
+
+
+def test_same_day_refusal_beats_a_grant(settings, contracts, insurance, people):
+    ensure_schema(engine_for(settings.store_url), contracts)
+    subject = people["id_number"].iloc[0]
+    drop_consents(settings, contracts, [subject, subject], ["granted", "refused"])
+    ingest_file(settings, contracts, insurance, "x.csv", csv_of(people.head(1), insurance))
+    [row] = table_rows(settings, insurance.table)
+    assert row.email is None
+
+
+def test_collection_report_names_repeat_offenders_and_consent_counts(settings, contracts,
+                                                                      insurance, monkeypatch):
+    for seed in (1, 2):  # the same undeclared column twice: a repeat offender
+        name, data = generate_extract(insurance, 30, seed=seed,
+                                      faults=frozenset({"undeclared_column"}))
+        ingest_file(settings, contracts, insurance, name, data)
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    result = CliRunner().invoke(app, ["report", "collection", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    [renshe] = [d for d in report["departments"] if d["department"] == "sx_renshe"]
+    assert (renshe["scope_violations"], renshe["repeat_offender"]) == (2, True)
+    emails = sum(int((generate_frame(insurance, 30, seed=s)[FIELD] != "").sum()) for s in (1, 2))
+    assert (renshe["consent_kept"], renshe["consent_dropped"]) == (0, emails)  # nobody consented
+    [column] = report["scope_violations"]
+    assert (column["column_header"], column["batches"], column["repeat_offence"]) == ("备注", 2, True)
+    with engine_for(settings.store_url).connect() as conn:
+        assert collection_report(conn) == report
+    text = CliRunner().invoke(app, ["report", "collection"]).output
+    assert "备注" in text and "repeat" in text
+
+
+def test_consent_cli_records_checks_and_shows(settings, contracts, monkeypatch):
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    runner = CliRunner()
+    args = ["consent", "record", "--dataset", DATASET, "--field", FIELD,
+            "--id-number", "14010520010815068x", "--on", "2026-11-02"]
+    assert "recorded: granted" in runner.invoke(app, [*args, "--decision", "同意"]).output
+    assert "already recorded" in runner.invoke(app, [*args, "--decision", "granted"]).output
+    refused = runner.invoke(app, [*args[:-2], "--on", "2099-01-01", "--decision", "refused"])
+    assert refused.exit_code == 1 and "after today" in refused.output
+    shown = runner.invoke(app, ["consent", "show", "--id-number", "14010520010815068X"]).output
+    assert "2026-11-02  social_insurance_enrollment.email  granted" in shown
+    with engine_for(settings.store_url).connect() as conn:
+        stored = conn.execute(sa.text("SELECT * FROM consents")).all()
+    assert len(stored) == 1 and "14010520010815068" not in repr(stored)
