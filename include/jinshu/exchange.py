@@ -45,7 +45,7 @@ def for_exchange(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """Mask what no consumer may see in the clear; stamp provenance."""
     out = pd.DataFrame(index=frame.index)
     for f in contract.fields:
-        values = frame[f.name].astype("str").mask(frame[f.name].isna())
+        values = mask.as_text(frame[f.name])
         out[f.name] = mask.apply(f.mask_kind, values) if f.sensitivity in MASKED else values
     out["_subject_key"] = frame["_subject_key"]
     return stamp(out, contract, frame["_acquired_at"])

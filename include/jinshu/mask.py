@@ -64,8 +64,8 @@ def address(values: pd.Series) -> pd.Series:
 
 
 def email(values: pd.Series) -> pd.Series:
-    masked = values.str.slice(0, 1) + "***@" + values.str.split("@").str[-1]
-    return masked.where(values.str.contains("@", regex=False), "***")
+    domain = values.str.extract(r"@([^@]*)$", expand=False)
+    return (values.str.slice(0, 1) + "***@" + domain).fillna("***").mask(values.isna())
 
 
 def date_year(values: pd.Series) -> pd.Series:
@@ -88,6 +88,12 @@ MASKS: dict[str, Callable[[pd.Series], pd.Series]] = {
 }
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as the ``str`` dtype, missing kept missing, whatever the source type."""
+    return pd.Series(values.astype(object).where(values.notna(), None), index=values.index,
+                     dtype="str")
+
+
 def apply(kind: str, values: pd.Series) -> pd.Series:
-    masked = MASKS[kind](values.astype("str"))
-    return masked.mask(values.isna())
+    text = as_text(values)
+    return MASKS[kind](text).mask(text.isna())

@@ -35,7 +35,7 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -403,15 +403,15 @@ def _gx_results(frame: pd.DataFrame, contract: Contract,
         by_id[id_] = QualityResult(
             expectation=id_, severity=entry["severity"], success=bool(res.success) and not error,
             observed_value=observed, unexpected_count=count,
+            kwargs={k: _plain(v) if isinstance(v, pd.Timestamp) else v for k, v in kwargs.items()},
             unexpected_sample=_sample(result.get("partial_unexpected_list") or [], columns, masked),
-            expectation_type=entry["type"], kwargs=entry["kwargs"],
-            element_count=int(total) if total is not None else None,
+            expectation_type=entry["type"], element_count=int(total) if total is not None else None,
         )
     return [by_id[entry["id"]] for entry, _ in resolved]
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _batch_check(entry: dict[str, Any], rows: int, previous_rows: int | None,

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import shutil
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from jinshu.quality import (
 )
 from jinshu.report import SQL_DIR, text_table
 
+log = logging.getLogger(__name__)
 SCORECARD_SQL = "quality_scorecard.sql"
 CHART_BATCHES = 30  # batches drawn per dataset
 DOCS_BATCHES = 10  # latest batches per dataset rendered into Data Docs
@@ -50,6 +52,8 @@ KIND_WORDS = {
     "unique": ("主键重复", "duplicate record key"),
     "row_count_change": ("记录数变化过大", "row count changed sharply"),
     "freshness": ("数据更新不及时", "data arrived late"),
+    "mostly_present": ("缺失值过多", "too many missing values"),
+    "plausible": ("取值不合理", "implausible value"),
 }
 CYCLE_WORDS = {"daily": "每日", "weekly": "每周", "monthly": "每月", "quarterly": "每季度",
                "yearly": "每年"}
@@ -64,7 +68,7 @@ def _when(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _load_contracts(contracts: Mapping[str, Contract] | None) -> dict[str, Contract]:
@@ -160,7 +164,7 @@ def collect(engine: Engine, contracts: Mapping[str, Contract] | None = None,
             now: datetime | None = None) -> dict[str, Any]:
     """Everything the reports show, as plain Python (timestamps as aware datetimes)."""
     contracts = _load_contracts(contracts)
-    now = _when(now) or datetime.now(timezone.utc)
+    now = _when(now) or datetime.now(UTC)
     with engine.connect() as conn:
         rates = pass_rates(conn, contracts) if _has_table(conn, "quality_results") else []
         latest: dict[str, dict[str, Any]] = {}
@@ -282,7 +286,7 @@ h2{border-bottom:2px solid #8b1a1a;padding-bottom:4px;margin-top:32px}
 .tile b{display:block;font-size:28px} .bad b{color:#b42318} .warn b{color:#b54708} .good b{color:#067647}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
 .card{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px #0002}
-.card h3{margin:0 0 4px;font-size:17px}
+.card h3{margin:0 0 4px;font-size:17px} .dept{color:#8b1a1a;font-size:13px;font-weight:bold}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:13px;margin-right:4px;color:#fff}
 .b-ok{background:#067647} .b-crit{background:#b42318} .b-warn{background:#b54708}
 .b-late{background:#5b3fa8} .b-none{background:#6b7785}
@@ -303,7 +307,7 @@ def _bi(zh: str, en: str) -> str:
 
 
 def _fmt(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def chart_svg(history: list[dict[str, Any]], width: int = 340, height: int = 130) -> str:
@@ -373,7 +377,9 @@ def _card(d: dict[str, Any], contract: Contract | None) -> str:
         f'</span></li>' for f in d["failed"])
     cycle = CYCLE_WORDS.get(d["update_cycle"] or "", "")
     return (
-        f'<div class="card"><h3>{_e(d["title"])} <span class="en">{_e(d["dataset_id"])}</span></h3>'
+        f'<div class="card"><div class="dept">{_e(d["department_name"] or d["department"])} '
+        f'<span class="en">{_e(d["department"])}</span></div>'
+        f'<h3>{_e(d["title"])} <span class="en">{_e(d["dataset_id"])}</span></h3>'
         f'<div>{_badges(d)}</div>'
         f'<div>最近一批合格率 <span class="en">latest pass rate</span>：<b>{_e(rate)}</b></div>'
         f'<div class="muted">最近收到 last received：{_e(_fmt(d["last_received"]))} · '
@@ -402,13 +408,10 @@ def render_scorecard(facts: dict[str, Any]) -> str:
     departments: dict[str, list[dict[str, Any]]] = {}
     for d in datasets:
         departments.setdefault(d["department"], []).append(d)
-    body.append(f'<h2>{_bi("各部门数据质量", "Quality by department")}</h2>')
+    body.append(f'<h2>{_bi("各部门数据质量", "Quality by department")}</h2><div class="cards">')
     for code in sorted(departments):
-        group = departments[code]
-        name = group[0]["department_name"] or code
-        body.append(f'<h3>{_e(name)} <span class="en">{_e(code)}</span></h3><div class="cards">')
-        body.extend(_card(d, contracts.get(d["dataset_id"])) for d in group)
-        body.append("</div>")
+        body.extend(_card(d, contracts.get(d["dataset_id"])) for d in departments[code])
+    body.append("</div>")
 
     body.append(f'<h2>{_bi("未解决的严重问题", "Open critical failures")}</h2>'
                 f'<p class="muted">每个数据集最近一批中未通过的严重检查；严重问题应在发布前解决。'
@@ -416,7 +419,8 @@ def render_scorecard(facts: dict[str, Any]) -> str:
                 f'fix before publishing.</span></p>')
     if facts["open_critical"]:
         body.append("<table><tr><th>数据集 dataset</th><th>批次 batch</th><th>检查 check</th>"
-                    "<th>结果 observed</th><th>异常数 unexpected</th><th>样例（已脱敏）masked sample</th></tr>")
+                    "<th>结果 observed</th><th>异常数 unexpected</th>"
+                    "<th>样例（已脱敏）masked sample</th></tr>")
         for f in facts["open_critical"]:
             zh, _ = describe(f["expectation"], contracts.get(f["dataset_id"]))
             body.append(
@@ -456,7 +460,8 @@ def render_scorecard(facts: dict[str, Any]) -> str:
         for s in facts["scope"]:
             body.append(f'<tr><td>{_e(s["department"])}</td><td>{_e(s["dataset_id"])}</td>'
                         f'<td>{_e(s["column_header"])}</td><td class="num">{s["batches"]}</td>'
-                        f'<td class="num">{s["non_empty_values"]}</td><td>{_e(_fmt(s["last_seen"]))}</td></tr>')
+                        f'<td class="num">{s["non_empty_values"]}</td>'
+                        f'<td>{_e(_fmt(s["last_seen"]))}</td></tr>')
         body.append("</table>")
 
     body.append(
@@ -555,11 +560,19 @@ def build_data_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contr
 
 def build_reports(engine: Engine, out_dir: Path, contracts: Mapping[str, Contract] | None = None,
                   now: datetime | None = None) -> dict[str, Path]:
-    """``{"scorecard": out_dir/scorecard.html, "data_docs": out_dir/data-docs/index.html}``."""
+    """``{"scorecard": out_dir/scorecard.html, "data_docs": out_dir/data-docs/index.html}``.
+
+    ``data_docs`` is missing (and the error logged) if GX fails to render the docs.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     contracts = _load_contracts(contracts)
     facts = collect(engine, contracts, now)
     scorecard = out_dir / "scorecard.html"
     scorecard.write_text(render_scorecard(facts), encoding="utf-8")
-    return {"scorecard": scorecard, "data_docs": build_data_docs(engine, out_dir, contracts)}
+    paths = {"scorecard": scorecard}
+    try:
+        paths["data_docs"] = build_data_docs(engine, out_dir, contracts)
+    except Exception:  # the scorecard stands on its own; say why the docs are missing
+        log.exception("GX Data Docs could not be built; the scorecard was written")
+    return paths

@@ -82,3 +82,13 @@ def test_generic_mask_hides_one_char_values(value):
 
 def test_address_without_district_keeps_only_the_city():
     assert masked("address", "太原市并州南路锦绣小区3号楼") == ["太原市***"]
+
+
+@pytest.mark.parametrize("kind", sorted(mask.MASKS))
+def test_a_column_with_no_values_masks_to_no_values(kind):
+    """A column every subject withheld (all missing, even typeless) stays all missing."""
+    import pyarrow as pa
+
+    empty = pd.Series(pd.array([None, None], dtype=pd.ArrowDtype(pa.null())))
+    out = mask.apply(kind, empty)
+    assert out.isna().all() and str(out.dtype) == "str"
