@@ -18,13 +18,11 @@ rows in = stored + duplicates + quarantined for every batch.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, get_parsing_context, task, task_group
 from jinshu import tasks
 from jinshu.catalog import Contract
-
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 def build_ingest_dag(contract: Contract):
@@ -35,7 +33,7 @@ def build_ingest_dag(contract: Contract):
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=tasks.DEFAULT_ARGS,
         tags=["ingest", contract.department.code, f"sharing:{contract.sharing.class_}"],
         doc_md=__doc__,
     )

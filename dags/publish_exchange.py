@@ -10,14 +10,13 @@ source department and acquisition date.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import reduce
 from operator import or_
 
 from airflow.sdk import dag, task
 from jinshu import tasks
 
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
 SHAREABLE = [c for c in tasks.catalog_at_parse_time().values() if c.is_shareable]
 
 
@@ -26,7 +25,7 @@ SHAREABLE = [c for c in tasks.catalog_at_parse_time().values() if c.is_shareable
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=tasks.DEFAULT_ARGS,
     tags=["publish", "exchange"],
     doc_md=__doc__,
 )

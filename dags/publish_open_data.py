@@ -11,14 +11,13 @@ quasi-identifier combinations are suppressed (k-anonymity).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import reduce
 from operator import or_
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from jinshu import tasks
 
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
 OPEN = [c for c in tasks.catalog_at_parse_time().values() if c.is_open]
 
 
@@ -30,7 +29,7 @@ OPEN = [c for c in tasks.catalog_at_parse_time().values() if c.is_open]
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=tasks.DEFAULT_ARGS,
     tags=["publish", "open-data"],
     doc_md=__doc__,
 )

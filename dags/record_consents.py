@@ -13,12 +13,10 @@ data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, task
 from jinshu import tasks
-
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
@@ -26,7 +24,7 @@ DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedel
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=tasks.DEFAULT_ARGS,
     tags=["consent", "collection-control"],
     doc_md=__doc__,
 )

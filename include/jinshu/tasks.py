@@ -7,7 +7,7 @@ nothing sensitive or bulky passes through XCom.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from jinshu.settings import Settings, get_settings
 from jinshu.store import engine_for, ensure_schema
 
 log = logging.getLogger(__name__)
+DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @cache
