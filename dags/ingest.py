@@ -8,12 +8,17 @@ every waiting batch through the stages below (one mapped group per file):
 `read_extract` → `conform_to_contract` (undeclared columns dropped and
 reported) → `apply_consent_gate` (consent-based values kept only where the
 subject consented; the record always goes on) → `check_row_rules` →
-`deduplicate_records` → `load_batch` (one transaction; updates the dataset's
-Asset, which schedules the publishers).
+`deduplicate_records` → `validate_quality` (the dataset's Great Expectations
+suite; a failed critical expectation quarantines the whole batch and turns
+this task red) → `load_batch` (one transaction; updates the dataset's Asset,
+which schedules the publishers).
 
 A file that cannot be read, or lacks a required column, is quarantined whole
 and its later stages are skipped. `report_batches` logs the ledger:
-rows in = stored + duplicates + quarantined for every batch.
+rows in = stored + duplicates + quarantined for every batch;
+`build_quality_reports` rebuilds the Data Docs and the department scorecard.
+Both run whatever happened; `fail_run_if_a_batch_failed` then keeps a failed
+batch from hiding behind them: the run is marked failed.
 """
 
 from __future__ import annotations
@@ -64,19 +69,33 @@ def build_ingest_dag(contract: Contract):
             def deduplicate_records(batch_id: str) -> str:
                 return tasks.deduplicate_records(contract.id, batch_id)
 
+            @task
+            def validate_quality(batch_id: str) -> str:
+                return tasks.validate_quality(contract.id, batch_id)
+
             @task(outlets=[tasks.central_asset(contract)], max_active_tis_per_dagrun=1)
             def load_batch(batch_id: str) -> dict[str, int]:
                 return tasks.load_batch(contract.id, batch_id)
 
             conformed = conform_to_contract(read_extract(batch_id))
             checked = check_row_rules(apply_consent_gate(conformed))
-            return load_batch(deduplicate_records(checked))
+            return load_batch(validate_quality(deduplicate_records(checked)))
 
         @task(trigger_rule="all_done")
         def report_batches() -> str:
             return tasks.report_batches(contract.id)
 
-        ingest_batch.expand(batch_id=discover_extracts()) >> report_batches()
+        @task(trigger_rule="all_done")
+        def build_quality_reports() -> str:
+            return tasks.build_quality_reports()
+
+        @task(trigger_rule="one_failed")
+        def fail_run_if_a_batch_failed() -> None:
+            tasks.fail_run_if_a_batch_failed(contract.id)
+
+        batches = ingest_batch.expand(batch_id=discover_extracts())
+        batches >> report_batches() >> build_quality_reports()
+        batches >> fail_run_if_a_batch_failed()
 
     return ingest()
 

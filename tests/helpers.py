@@ -47,7 +47,7 @@ def run_stages(settings: Settings, contracts: dict[str, Contract], contract: Con
             for stage in STAGES:
                 stage(settings, contract, batch_id)
             ingest.load(settings, contract, batch_id)
-        except ingest.BatchClosed:
+        except (ingest.BatchClosed, ingest.QualityFailed):
             pass
     return waiting
 

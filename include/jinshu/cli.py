@@ -115,6 +115,33 @@ def report_collection(
     typer.echo(to_json(report) if as_json else render_collection(report))
 
 
+@report_app.command("quality")
+def report_quality(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    html: Annotated[bool, typer.Option(help="also rebuild Data Docs and the scorecard")] = False,
+) -> None:
+    """Pass rates, open critical failures and late datasets per department and dataset."""
+    from jinshu.report import to_json
+    from jinshu.scorecard import build_reports, quality_summary, render_quality_text
+
+    settings = Settings.from_env()
+    engine, contracts = _store(settings), _contracts(settings)
+    typer.echo(to_json(quality_summary(engine, contracts)) if as_json
+               else render_quality_text(engine, contracts))
+    if html:
+        for name, path in build_reports(engine, settings.quality_dir, contracts).items():
+            typer.echo(f"{name}: {path}", err=as_json)
+
+
+@app.command()
+def suites() -> None:
+    """Regenerate the GX suites in expectations/ from the contracts (hand-written extras kept)."""
+    from jinshu.quality import write_suites
+
+    for path in write_suites(_contracts(Settings.from_env())):
+        typer.echo(f"wrote {path}")
+
+
 @consent_app.command("record")
 def consent_record(
     dataset: Annotated[str, typer.Option(help="dataset id")],

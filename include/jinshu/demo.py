@@ -152,10 +152,16 @@ def main(rows: int = 200) -> int:
             "SELECT dataset_id, rows FROM publications WHERE channel = 'exchange' ORDER BY id")).all()
         collection = collection_report(conn)
     print("\n" + render_collection(collection))
+    from jinshu.scorecard import render_quality_text
+
+    engine = engine_for(settings.store_url)
+    print("\n" + render_quality_text(engine, contracts))
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")
     print(f"  exchange tables {', '.join(f'ex_{d} ({n} rows)' for d, n in exchange)}")
     print(f"  open data       {settings.open_data_url} (catalog.json, <dataset>/datapackage.json)")
+    print(f"  quality         {settings.quality_dir / 'scorecard.html'} (department scorecard),"
+          f" {settings.quality_dir / 'data-docs'} (GX Data Docs)")
     print(f"  task logs       {settings.home / 'demo-logs'}")
     failed = [dag_id for dag_id, state in runs if state != "success"]
     if failed:

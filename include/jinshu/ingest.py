@@ -20,7 +20,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pyarrow import feather
 
-from jinshu import consent, ledger
+from jinshu import consent, ledger, quality
 from jinshu.catalog import Contract
 from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, conform
 from jinshu.dedup import (
@@ -41,6 +41,10 @@ from jinshu.store import engine_for, ensure_schema, quarantine
 
 class BatchClosed(Exception):
     """The batch was settled by an earlier stage (whole file quarantined)."""
+
+
+class QualityFailed(Exception):
+    """Critical expectations failed: the whole batch is quarantined, nothing loaded."""
 
 
 def _now() -> datetime:
@@ -110,7 +114,8 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
     } for b in bad_records], columns=QUARANTINE_COLUMNS)
 
 
-def quarantine_file(settings: Settings, batch: sa.Row, error: Exception) -> None:
+def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
+                    results: list | None = None) -> None:
     """Keep the file's bytes aside and close the batch with the reason."""
     store = landing_store(settings)
     archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
@@ -121,8 +126,10 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception) -> None
         conn.execute(quarantine.insert().values(
             batch_id=batch.batch_id, source_row=None, column_name=None,
             rule=getattr(error, "rule", type(error).__name__), message=message, original=archive))
-        ledger.close(conn, batch.batch_id, "quarantined", ledger.Counts(0, 0, 0, 0), _now(),
-                     reason=message)
+        if results is not None:
+            quality.store_results(conn, batch.batch_id, batch.dataset_id, results, _now())
+        ledger.close(conn, batch.batch_id, "quarantined",
+                     ledger.Counts(rows_in, 0, 0, rows_in), _now(), reason=message)
 
 
 def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
@@ -233,6 +240,40 @@ def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     return batch_id
 
 
+def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 6: the dataset's GX suite on the batch's records; critical failure quarantines it."""
+    batch = _open_batch(settings, batch_id)
+    work = _work(settings, batch_id)
+    records = _load(work / "deduped.arrow", columns=contract.field_names)
+    with engine_for(settings.store_url).connect() as conn:
+        previous_rows, previous_at = quality.previous_batch(conn, contract.id, batch_id)
+    results = quality.validate(records, contract, quality.load_suite(contract), previous_rows,
+                               previous_at, batch.received_at)
+    (work / "quality.json").write_text(json.dumps([r.__dict__ for r in results], default=str,
+                                                  ensure_ascii=False))
+    failed = quality.critical_failures(results)
+    if failed:
+        names = ", ".join(r.expectation for r in failed)
+        error = QualityFailed(f"critical expectations failed: {names}; the batch is kept "
+                              f"aside, nothing was loaded. Fix: correct the extract and send it "
+                              f"again; see {settings.quality_dir / 'scorecard.html'}")
+        quarantine_file(settings, batch, error, rows_in=_rows_in(work), results=results)
+        raise error
+    return batch_id
+
+
+def _rows_in(work: Path) -> int:
+    return len(_load(work / "read.arrow", columns=[ROW])) + len(
+        _load(work / "rejected_read.arrow", columns=["source_row"]))
+
+
+def _quality_results(work: Path) -> list:
+    path = work / "quality.json"
+    if not path.exists():
+        return []
+    return [quality.QualityResult(**r) for r in json.loads(path.read_text())]
+
+
 def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
     """Stage 6: one transaction into the central store; the work folder is then removed."""
     work = settings.work_dir / batch_id
@@ -248,14 +289,14 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
     outcome = BatchOutcome(
         records=records, repeats=repeats, rejected=rejected,
         scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
-        rows_in=len(_load(work / "read.arrow", columns=[ROW])) +
-        len(_load(work / "rejected_read.arrow", columns=["source_row"])),
+        rows_in=_rows_in(work),
         encoding=json.loads((work / "read.json").read_text())["encoding"],
         consent={field: tuple(kd) for field, kd in
                  json.loads((work / "consent.json").read_text()).items()},
     )
     with engine.begin() as conn:
         counts = load_batch(conn, contract, batch_id, outcome, _now())
+        quality.store_results(conn, batch_id, contract.id, _quality_results(work), _now())
     shutil.rmtree(work, ignore_errors=True)
     return counts
 
@@ -263,5 +304,5 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
 # The stages between discovery and load, in the order the DAG runs them.
 STAGES = (
     ("read", read), ("conform", conform_stage), ("consent", consent_stage),
-    ("check", check_stage), ("dedup", dedup_stage),
+    ("check", check_stage), ("dedup", dedup_stage), ("quality", quality_stage),
 )

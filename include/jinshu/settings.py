@@ -34,6 +34,11 @@ class Settings:
         return self.home / "work"
 
     @property
+    def quality_dir(self) -> Path:
+        """Data Docs and the department scorecard (static HTML)."""
+        return self.home / "quality"
+
+    @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
 

@@ -191,6 +191,9 @@ def engine_for(url: str) -> Engine:
 
 def ensure_schema(engine: Engine, contracts: dict[str, Contract]) -> None:
     """Create governance and dataset tables that do not exist yet."""
+    from jinshu import quality
+
     for contract in contracts.values():
         dataset_table(contract)
     metadata.create_all(engine, checkfirst=True)
+    quality.create_tables(engine)

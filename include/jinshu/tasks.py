@@ -70,6 +70,36 @@ def deduplicate_records(dataset_id: str, batch_id: str) -> str:
     return _stage(ingest.dedup_stage, dataset_id, batch_id)
 
 
+def validate_quality(dataset_id: str, batch_id: str) -> str:
+    """The GX suite; a critical failure fails this task (red in the UI) after quarantining."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return _stage(ingest.quality_stage, dataset_id, batch_id)
+    except ingest.QualityFailed as failed:
+        log.error("quality check failed: dataset %s, batch %s: %s", dataset_id, batch_id, failed)
+        raise AirflowFailException(str(failed)) from failed
+
+
+def fail_run_if_a_batch_failed(dataset_id: str) -> None:
+    """Runs only when a batch's task failed, so the DAG run itself shows failed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(f"a batch of {dataset_id} failed: see the red task in its group")
+
+
+def build_quality_reports() -> str:
+    """Rebuild the Data Docs and the department scorecard; returns the scorecard's path."""
+    from jinshu import scorecard
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    paths = scorecard.build_reports(engine, settings.quality_dir, contracts)
+    log.info("quality reports: %s", ", ".join(str(p) for p in paths.values()))
+    return str(paths["scorecard"])
+
+
 def load_batch(dataset_id: str, batch_id: str) -> dict[str, int]:
     settings, _, contract = _context(dataset_id)
     counts = ingest.load(settings, contract, batch_id)

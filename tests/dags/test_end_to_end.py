@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
-from jinshu.generate import UNDECLARED_MARKER, generate_extract
+from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
 from jinshu.store import engine_for
@@ -75,8 +75,8 @@ def drop_extracts(settings: Settings, contracts) -> int:
     return 2 * len(contracts) + 1
 
 
-def run(dagbag: DagBag, dag_id: str) -> None:
-    assert dagbag.dags[dag_id].test().state == "success", dag_id
+def run(dagbag: DagBag, dag_id: str, expected: str = "success") -> None:
+    assert dagbag.dags[dag_id].test().state == expected, dag_id
 
 
 def snapshot(conn: sa.Connection) -> dict[str, list[tuple]]:
@@ -123,6 +123,9 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
                 for f in contract.fields:
                     if f.format == "cn_ric":
                         assert exchange[f.name].str.contains(r"\*").all()
+        validated = set(conn.execute(sa.text(
+            "SELECT DISTINCT batch_id FROM quality_results")).scalars())
+        assert {b.batch_id for b in batches if b.status == "loaded"} <= validated
         acquired = {c.id: str(conn.execute(sa.text(f"SELECT max(_acquired_at) FROM {c.table}"))
                               .scalar())[:10] for c in contracts.values()}
         before = snapshot(conn)
@@ -148,7 +151,32 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
     for table, rows in before.items():
         assert UNDECLARED_MARKER not in repr(rows), table
 
+    scorecard = (platform.quality_dir / "scorecard.html").read_text()
+    assert all(c.title in scorecard for c in contracts.values())
+    assert not RAW_ID.search(scorecard)
+
     for contract in contracts.values():  # a second run finds nothing new and changes nothing
         run(dagbag, f"ingest_{contract.id}")
     with engine.connect() as conn:
         assert snapshot(conn) == before
+
+    # A batch failing a critical expectation turns validate_quality red and changes nothing
+    # downstream: not the central store, not the exchange, not open data.
+    enterprises = contracts["enterprise_registration"]
+    published = open_files.read(f"{enterprises.id}/{enterprises.id}.csv")
+    frame = generate_frame(enterprises, 40, seed=9)
+    frame.loc[[1, 2], "established_on"] = "2031-05-01"
+    name, data = render_extract(enterprises, frame, seed=9)
+    open_store(platform.landing_url, platform.s3_endpoint_url).write(
+        enterprises.landing_prefix + name, data)
+    run(dagbag, f"ingest_{enterprises.id}", expected="failed")
+    run(dagbag, "publish_exchange")
+    run(dagbag, "publish_open_data")
+    with engine.connect() as conn:
+        after = snapshot(conn)
+        [failed] = conn.execute(sa.text(
+            "SELECT * FROM batches WHERE status = 'quarantined'")).all()
+    assert failed.file_key.endswith(name) and "established_on.plausible" in failed.reason
+    for table in (enterprises.table, f"ex_{enterprises.id}"):
+        assert after[table] == before[table]
+    assert open_files.read(f"{enterprises.id}/{enterprises.id}.csv") == published

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from jinshu import ingest
-from jinshu.generate import UNDECLARED_MARKER, generate_extract
+from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.store import duplicates, engine_for, scope_violations
 
@@ -183,3 +183,26 @@ def test_every_generated_fault_is_accounted_for(settings, contracts):
         assert_adds_up(result.batch)
         assert result.batch.duplicates >= 1 and result.batch.quarantined >= 1, contract.id
         assert len(table_rows(settings, contract.table)) == result.batch.stored
+
+
+def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contracts):
+    enterprises = contracts["enterprise_registration"]
+    frame = generate_frame(enterprises, 30, seed=4)
+    frame.loc[[3, 7], "established_on"] = "2030-01-01"  # a valid date, but in the future
+    name, data = render_extract(enterprises, frame, seed=4)
+    key = drop(settings, enterprises, name, data)
+    [batch_id] = ingest.discover(settings, enterprises, contracts)
+    for stage in STAGES[:-1]:
+        stage(settings, enterprises, batch_id)
+    with pytest.raises(ingest.QualityFailed, match=r"established_on\.plausible"):
+        STAGES[-1](settings, enterprises, batch_id)
+    batch = outcome_of(settings, key).batch
+    assert (batch.status, batch.rows_in, batch.quarantined, batch.stored) == ("quarantined", 30, 30, 0)
+    assert "critical expectations failed: established_on.plausible" in batch.reason
+    assert ingest.load(settings, enterprises, batch_id).stored == 0  # a retried load loads nothing
+    assert table_rows(settings, enterprises.table) == []
+    failed = [r for r in table_rows(settings, "quality_results") if not r.success]
+    assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == [
+        ("established_on.plausible", "critical", 2)]
+    [kept] = outcome_of(settings, key).quarantine
+    assert open_store(settings.landing_url).read(kept.original) == data
