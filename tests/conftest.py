@@ -87,13 +87,13 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def s3_buckets(s3_endpoint: str) -> dict[str, str]:
-    """Fresh landing and open-data buckets; returns their s3:// URLs."""
+    """Fresh landing, open-data and quality buckets; returns their s3:// URLs."""
     import boto3
 
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     suffix = uuid.uuid4().hex[:8]
     urls = {}
-    for role in ("landing", "open-data"):
+    for role in ("landing", "open-data", "quality"):
         bucket = f"jinshu-{role}-{suffix}"
         client.create_bucket(Bucket=bucket)
         urls[role] = f"s3://{bucket}"

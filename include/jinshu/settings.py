@@ -27,6 +27,7 @@ class Settings:
     catalog_dir: Path
     s3_endpoint_url: str | None = None
     pseudonym_key_hex: str | None = None
+    quality_url: str | None = None  # where reports are published; default: quality_dir
 
     @property
     def work_dir(self) -> Path:
@@ -35,7 +36,7 @@ class Settings:
 
     @property
     def quality_dir(self) -> Path:
-        """Data Docs and the department scorecard (static HTML)."""
+        """Where Data Docs and the department scorecard (static HTML) are built."""
         return self.home / "quality"
 
     @property
@@ -54,6 +55,7 @@ class Settings:
             catalog_dir=Path(env.get("JINSHU_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
             s3_endpoint_url=env.get("JINSHU_S3_ENDPOINT_URL") or None,
             pseudonym_key_hex=env.get("JINSHU_PSEUDONYM_KEY") or None,
+            quality_url=env.get("JINSHU_QUALITY_URL") or None,
         )
 
 

@@ -96,6 +96,12 @@ def build_quality_reports() -> str:
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     paths = scorecard.build_reports(engine, settings.quality_dir, contracts)
+    if settings.quality_url:  # production: the reports bucket
+        store = open_store(settings.quality_url, settings.s3_endpoint_url)
+        for path in sorted(settings.quality_dir.rglob("*")):
+            if path.is_file() and "gx" not in path.relative_to(settings.quality_dir).parts[:1]:
+                store.write(path.relative_to(settings.quality_dir).as_posix(), path.read_bytes())
+        log.info("quality reports published to %s", store.url)
     log.info("quality reports: %s", ", ".join(str(p) for p in paths.values()))
     return str(paths["scorecard"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def platform(request, tmp_path, monkeypatch) -> Settings:
         buckets = request.getfixturevalue("s3_buckets")
         s3 = {"landing_url": buckets["landing"], "open_data_url": buckets["open-data"],
               "s3_endpoint_url": request.getfixturevalue("s3_endpoint")}
+        monkeypatch.setenv("JINSHU_QUALITY_URL", buckets["quality"])
     settings = make_settings(tmp_path / "home", store_url=store_url, **s3)
     for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url,
                        "JINSHU_LANDING_URL": settings.landing_url,
@@ -151,7 +153,8 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
     for table, rows in before.items():
         assert UNDECLARED_MARKER not in repr(rows), table
 
-    scorecard = (platform.quality_dir / "scorecard.html").read_text()
+    reports = os.environ.get("JINSHU_QUALITY_URL") or str(platform.quality_dir)
+    scorecard = open_store(reports, platform.s3_endpoint_url).read("scorecard.html").decode()
     assert all(c.title in scorecard for c in contracts.values())
     assert not RAW_ID.search(scorecard)
 
