@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from jinshu import ingest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -57,7 +58,7 @@ MAX_COPY_RATIO = 6.0
 MIN_TO_SQL_RATIO = 5.0
 MAX_PEAK_RSS_MB = 2048.0
 
-STAGES = ("discover", "read", "conform", "check", "dedup", "load")
+STAGES = ("discover", *(name for name, _ in ingest.STAGES), "load")
 
 
 @dataclass
