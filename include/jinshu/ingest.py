@@ -130,6 +130,7 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
             quality.store_results(conn, batch.batch_id, batch.dataset_id, results, _now())
         ledger.close(conn, batch.batch_id, "quarantined",
                      ledger.Counts(rows_in, 0, 0, rows_in), _now(), reason=message)
+    shutil.rmtree(settings.work_dir / batch.batch_id, ignore_errors=True)  # no clear copies left
 
 
 def _open_batch(settings: Settings, batch_id: str) -> sa.Row:

@@ -206,3 +206,4 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
         ("established_on.plausible", "critical", 2)]
     [kept] = outcome_of(settings, key).quarantine
     assert open_store(settings.landing_url).read(kept.original) == data
+    assert not (settings.work_dir / batch_id).exists()  # no stage files with clear values left
