@@ -23,6 +23,14 @@ def _contracts(settings: Settings):
         raise typer.Exit(2) from error
 
 
+def _contract(settings: Settings, dataset: str):
+    contracts = _contracts(settings)
+    if dataset not in contracts:
+        typer.echo(f"unknown dataset '{dataset}'; use one of: {', '.join(contracts)}", err=True)
+        raise typer.Exit(2)
+    return contracts[dataset]
+
+
 @app.command()
 def demo(rows: Annotated[int, typer.Option(help="rows per clean sample extract")] = 200) -> None:
     """Generate sample extracts and run every DAG once on the embedded defaults."""
@@ -44,7 +52,7 @@ def generate(
     from jinshu.generate import generate_extract
 
     settings = Settings.from_env()
-    contract = _contracts(settings)[dataset]
+    contract = _contract(settings, dataset)
     name, data = generate_extract(contract, rows, seed=seed, faults=frozenset(fault or ()),
                                   header=header)
     folder = out or Path(settings.landing_url) / contract.landing_prefix
@@ -64,7 +72,7 @@ def check(
     from jinshu.read import UnreadableFile, read_extract
     from jinshu.rules import check_rows
 
-    contract = _contracts(Settings.from_env())[dataset]
+    contract = _contract(Settings.from_env(), dataset)
     try:
         extract = read_extract(file.name, file.read_bytes())
         conformed, scope = conform(extract.frame, contract)
