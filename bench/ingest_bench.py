@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from jinshu import ingest
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+from jinshu import ingest
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "jinshu_bench"

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import dag, get_parsing_context, task, task_group
+
 from jinshu import tasks
 from jinshu.catalog import Contract
 

@@ -15,6 +15,7 @@ from functools import reduce
 from operator import or_
 
 from airflow.sdk import dag, task
+
 from jinshu import tasks
 
 SHAREABLE = [c for c in tasks.catalog_at_parse_time().values() if c.is_shareable]

@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
 from jinshu import tasks
 
 OPEN = [c for c in tasks.catalog_at_parse_time().values() if c.is_open]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import dag, task
+
 from jinshu import tasks
 
 

@@ -24,9 +24,9 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
+
 from jinshu.catalog import Contract, load_catalog  # noqa: E402
 from jinshu.settings import DEFAULT_CATALOG_DIR, Settings  # noqa: E402
-
 from tests.helpers import make_settings  # noqa: E402
 
 PG_URL = os.environ.get("JINSHU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

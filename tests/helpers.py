@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from jinshu import ingest
 from jinshu.catalog import Contract
 from jinshu.objectstore import open_store

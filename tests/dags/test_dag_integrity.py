@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from airflow.models import DagBag
+
 from jinshu.catalog import load_catalog
 from jinshu.settings import DEFAULT_CATALOG_DIR
 

@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
+
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
 from jinshu.store import engine_for
-
 from tests.helpers import make_settings
 
 pytestmark = pytest.mark.xdist_group("airflow")  # one worker owns the shared Airflow DB

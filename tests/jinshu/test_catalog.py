@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from jinshu.catalog import ContractError, load_catalog, load_contract
 from jinshu.settings import DEFAULT_CATALOG_DIR
 

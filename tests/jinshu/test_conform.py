@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from jinshu.catalog import load_catalog
 from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, clean_values, conform
 from jinshu.read import ROW

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
+
 from jinshu import consent_intake, exchange
 from jinshu.cli import app
 from jinshu.generate import consent_extract, generate_extract, generate_frame
 from jinshu.objectstore import open_store
 from jinshu.report import collection_report
 from jinshu.store import engine_for, ensure_schema
-from typer.testing import CliRunner
-
 from tests.helpers import ingest_file, table_rows
 
 DATASET, FIELD = "social_insurance_enrollment", "email"

@@ -7,6 +7,7 @@ import hmac
 
 import pandas as pd
 import pytest
+
 from jinshu.dedup import RECORD_HASH, Pseudonymizer, record_hashes, split_batch_duplicates
 
 NA = None

@@ -11,6 +11,9 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from stdnum.cn import ric as stdnum_ric
+from stdnum.cn import uscc as stdnum_uscc
+
 from jinshu import formats
 from jinshu.catalog import Contract, load_catalog
 from jinshu.divisions import county_name, shanxi_counties
@@ -24,8 +27,6 @@ from jinshu.generate import (
     write_sample_landing,
 )
 from jinshu.settings import DEFAULT_CATALOG_DIR
-from stdnum.cn import ric as stdnum_ric
-from stdnum.cn import uscc as stdnum_uscc
 
 ROWS = 200
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+
 from jinshu import ingest
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.store import duplicates, engine_for, scope_violations
-
 from tests.helpers import STAGES, drop, ingest_file, outcome_of, run_stages, table_rows
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地行政区划代码,住址,登记日期\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from jinshu import mask
 from jinshu.mask import MASKS
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import frictionless
 import pandas as pd
 import pytest
+
 from jinshu import opendata
 from jinshu.catalog import Contract, load_catalog
 from jinshu.generate import generate_frame

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
 from jinshu import quality, scorecard
 from jinshu.catalog import Contract
 from jinshu.generate import generate_frame

@@ -6,6 +6,7 @@ from functools import cache
 
 import pandas as pd
 import pytest
+
 from jinshu.catalog import load_catalog
 from jinshu.conform import conform
 from jinshu.read import ROW
