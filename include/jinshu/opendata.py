@@ -11,7 +11,9 @@ removed; personal fields are removed too, unless the dataset was already
 disclosed by law (then they are masked); rows whose quasi-identifier
 combination is shared by fewer than ``k`` records are suppressed. A dataset
 whose contract asks for ``open.aggregate`` opens as counts and sums per
-group instead of records; groups of fewer than ``k`` are suppressed.
+group instead of records; groups of fewer than ``k`` are suppressed. Before
+anything is written, the leak guard scans the files: a raw identifier blocks
+the publication and the previous version stays live.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from jinshu import mask
+from jinshu import leakguard, mask
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.objectstore import ObjectStore
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe, stamp
@@ -184,7 +186,11 @@ def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetim
             frame[f.name] = frame[f.name].astype("str")
     open_rows, suppressed = anonymize(frame, contract)
     package = datapackage(contract, len(open_rows), suppressed, describe(contract, newest, now))
-    for name, data in render(open_rows, contract, package).items():
+    files = render(open_rows, contract, package)
+    for name, data in files.items():  # fail closed: scan everything before writing anything
+        if not name.endswith(".parquet"):  # same values as the CSV, in binary
+            leakguard.guard(f"{store.url}/{contract.id}/{name}", data)
+    for name, data in files.items():
         store.write(f"{contract.id}/{name}", data)
     with engine.begin() as conn:
         conn.execute(publications.insert().values(
