@@ -99,8 +99,10 @@ def check(
 
 report_app = typer.Typer(help="Reports for monitoring (text tables, or --json).")
 consent_app = typer.Typer(help="Consent decisions: record one, show a subject's.")
+audit_app = typer.Typer(help="The tamper-evident audit log.")
 app.add_typer(report_app, name="report")
 app.add_typer(consent_app, name="consent")
+app.add_typer(audit_app, name="audit")
 
 
 def _store(settings: Settings):
@@ -184,6 +186,34 @@ def consent_show(
     _store(settings)
     for line in decisions_of(settings, id_number):
         typer.echo(line)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first broken entry if it does not hold."""
+    from jinshu import audit
+
+    with _store(Settings.from_env()).connect() as conn:
+        verdict = audit.verify(conn)
+    if verdict.intact:
+        typer.echo(f"audit log intact: {verdict.entries} entries")
+        return
+    typer.echo(f"audit log BROKEN at entry {verdict.first_broken}: {verdict.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(last: Annotated[int, typer.Option(help="how many entries")] = 20) -> None:
+    """The latest entries, oldest first."""
+    import sqlalchemy as sa
+
+    from jinshu.audit import audit_log
+
+    with _store(Settings.from_env()).connect() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(last)).all()
+    for row in reversed(rows):
+        typer.echo(f"{row.seq:>6}  {row.at[:19]}  {row.actor:<16} {row.action:<20} {row.subject}"
+                   f"  {row.details}")
 
 
 @app.command()

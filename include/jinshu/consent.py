@@ -23,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from jinshu import audit
 from jinshu.catalog import Contract, Department, FieldSpec, load_contract
 from jinshu.dedup import Pseudonymizer
 from jinshu.formats import REGISTRY
@@ -134,11 +135,13 @@ def honor_withdrawal(conn: Connection, contract: Contract, subject_key: str, fie
     conn.execute(withdrawals.insert().values(
         subject_key=subject_key, dataset_id=contract.id, field=field, withdrawn_on=withdrawn_on,
         honored_at=now, values_removed=removed))
+    audit.append(conn, "consent_withdrawal", f"{contract.id}.{field}",
+                 {"values_removed": removed, "withdrawn_on": withdrawn_on}, now=now)
     return removed
 
 
 def record_decisions(conn: Connection, decisions: pd.DataFrame, contracts: dict[str, Contract],
-                     source: str, now: datetime) -> tuple[int, int]:
+                     source: str, now: datetime, actor: str = "jinshu") -> tuple[int, int]:
     """Store decisions (columns: subject_key, dataset, field, decision, decided_on, channel).
 
     Returns (recorded, already known). A withdrawal that is now the decision
@@ -160,4 +163,6 @@ def record_decisions(conn: Connection, decisions: pd.DataFrame, contracts: dict[
             in_force = latest_decisions(conn, d.dataset, d.field, date.max).get(d.subject_key)
             if in_force == "withdrawn":
                 honor_withdrawal(conn, contracts[d.dataset], d.subject_key, d.field, decided_on, now)
+    audit.append(conn, "consent_decisions", source, {"recorded": recorded, "already_known": known},
+                 actor=actor, now=now)
     return recorded, known

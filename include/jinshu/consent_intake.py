@@ -9,6 +9,7 @@ pseudonym; bad rows are quarantined with their reason. One transaction.
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import UTC, datetime
 
@@ -115,7 +116,8 @@ def record_one(settings: Settings, contracts: dict[str, Contract], *, dataset: s
     good = checked.valid.assign(
         subject_key=Pseudonymizer(pseudonym_key(settings)).many(checked.valid["id_number"]))
     with engine_for(settings.store_url).begin() as conn:
-        recorded, _ = consent.record_decisions(conn, good, contracts, "cli", now)
+        recorded, _ = consent.record_decisions(conn, good, contracts, "cli", now,
+                                               actor=f"cli:{getpass.getuser()}")
     row = good.iloc[0]
     what = f"{row['decision']} for {dataset}.{field} on {row['decided_on']}"
     return f"recorded: {what}" if recorded else f"already recorded: {what}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from jinshu import generate, ledger
+from jinshu import audit, generate, ledger
 from jinshu.catalog import Contract, load_catalog
 from jinshu.report import batch_table, collection_report, render_collection
 from jinshu.settings import Settings
@@ -156,6 +156,10 @@ def main(rows: int = 200) -> int:
 
     engine = engine_for(settings.store_url)
     print("\n" + render_quality_text(engine, contracts))
+    with engine.connect() as conn:
+        verdict = audit.verify(conn)
+    print(f"\naudit log: {verdict.entries} entries, "
+          + ("hash chain intact" if verdict.intact else f"BROKEN at {verdict.first_broken}"))
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")
     print(f"  exchange tables {', '.join(f'ex_{d} ({n} rows)' for d, n in exchange)}")

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from jinshu import mask
+from jinshu import audit, mask
 from jinshu.bulk import bulk_load
 from jinshu.catalog import Contract
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
@@ -62,6 +62,8 @@ def publish(engine: Engine, contract: Contract, now: datetime) -> int:
         for chunk in pd.read_sql(sa.select(source), conn, chunksize=CHUNK_ROWS, dtype_backend="pyarrow"):
             bulk_load(conn, target, for_exchange(chunk, contract))
             rows += len(chunk)
+        audit.append(conn, "publish_exchange", contract.id, {"rows": rows, "table": target.name},
+                     now=now)
         conn.execute(publications.insert().values(
             channel="exchange", dataset_id=contract.id, published_at=now, acquired_at=newest,
             rows=rows, suppressed_rows=0, location=target.name))

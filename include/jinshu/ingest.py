@@ -20,7 +20,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pyarrow import feather
 
-from jinshu import consent, ledger, quality
+from jinshu import audit, consent, ledger, quality
 from jinshu.catalog import Contract
 from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, conform
 from jinshu.dedup import (
@@ -128,6 +128,9 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
             rule=getattr(error, "rule", type(error).__name__), message=message, original=archive))
         if results is not None:
             quality.store_results(conn, batch.batch_id, batch.dataset_id, results, _now())
+        audit.append(conn, "quarantine_file", batch.batch_id,
+                     {"dataset": batch.dataset_id, "file": batch.file_key, "rows_in": rows_in,
+                      "rule": getattr(error, "rule", type(error).__name__)})
         ledger.close(conn, batch.batch_id, "quarantined",
                      ledger.Counts(rows_in, 0, 0, rows_in), _now(), reason=message)
     shutil.rmtree(settings.work_dir / batch.batch_id, ignore_errors=True)  # no clear copies left

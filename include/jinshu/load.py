@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from jinshu import ledger
+from jinshu import audit, ledger
 from jinshu.bulk import bulk_load
 from jinshu.catalog import Contract
 from jinshu.conform import ScopeViolation
@@ -161,6 +161,8 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         ])
     counts = ledger.Counts(outcome.rows_in, stored, known + len(repeats), len(outcome.rejected))
     every_row_rejected = counts.quarantined == counts.rows_in
+    audit.append(conn, "ingest", batch_id, {"dataset": contract.id, "file": row.file_key,
+                                            **counts.__dict__}, now=now)
     ledger.close(
         conn, batch_id, "quarantined" if every_row_rejected else "loaded", counts, now,
         reason=("no data rows in the file" if counts.rows_in == 0 else

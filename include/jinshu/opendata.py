@@ -26,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from jinshu import leakguard, mask
+from jinshu import audit, leakguard, mask
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.objectstore import ObjectStore
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe, stamp
@@ -187,12 +187,21 @@ def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetim
     open_rows, suppressed = anonymize(frame, contract)
     package = datapackage(contract, len(open_rows), suppressed, describe(contract, newest, now))
     files = render(open_rows, contract, package)
-    for name, data in files.items():  # fail closed: scan everything before writing anything
-        if not name.endswith(".parquet"):  # same values as the CSV, in binary
-            leakguard.guard(f"{store.url}/{contract.id}/{name}", data)
+    try:
+        for name, data in files.items():  # fail closed: scan everything before writing anything
+            if not name.endswith(".parquet"):  # same values as the CSV, in binary
+                leakguard.guard(f"{store.url}/{contract.id}/{name}", data)
+    except leakguard.LeakFound as leak:
+        with engine.begin() as conn:
+            audit.append(conn, "publication_blocked", contract.id,
+                         {"artifact": leak.artifact, "hits": len(leak.hits),
+                          "kinds": sorted({h.kind for h in leak.hits})}, now=now)
+        raise
     for name, data in files.items():
         store.write(f"{contract.id}/{name}", data)
     with engine.begin() as conn:
+        audit.append(conn, "publish_open_data", contract.id,
+                     {"rows": len(open_rows), "suppressed_rows": suppressed}, now=now)
         conn.execute(publications.insert().values(
             channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=newest,
             rows=len(open_rows), suppressed_rows=suppressed,

@@ -191,7 +191,7 @@ def engine_for(url: str) -> Engine:
 
 def ensure_schema(engine: Engine, contracts: dict[str, Contract]) -> None:
     """Create governance and dataset tables that do not exist yet."""
-    from jinshu import quality
+    from jinshu import audit, quality  # noqa: F401 (audit registers its table)
 
     for contract in contracts.values():
         dataset_table(contract)

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
 
+from jinshu import audit
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
@@ -183,3 +184,7 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
     for table in (enterprises.table, f"ex_{enterprises.id}"):
         assert after[table] == before[table]
     assert open_files.read(f"{enterprises.id}/{enterprises.id}.csv") == published
+    with engine.connect() as conn:  # every step left an entry, and the chain holds
+        assert audit.verify(conn).intact
+        actions = set(conn.execute(sa.text("SELECT action FROM audit_log")).scalars())
+    assert {"ingest", "quarantine_file", "publish_exchange", "publish_open_data"} <= actions

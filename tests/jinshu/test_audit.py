@@ -1,0 +1,73 @@
+"""The audit log's hash chain detects a changed, deleted or reordered entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from jinshu import audit
+from jinshu.cli import app
+from jinshu.generate import generate_extract
+from jinshu.store import engine_for, ensure_schema
+from tests.helpers import ingest_file
+
+
+@pytest.fixture
+def logged(settings, contracts):
+    """A store with five audit entries."""
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    with engine.begin() as conn:
+        for i in range(5):
+            audit.append(conn, "admin", f"thing-{i}", {"n": i}, now=datetime(2026, 11, 1, tzinfo=UTC))
+    return engine
+
+
+def test_an_untouched_chain_verifies(logged):
+    with logged.connect() as conn:
+        verdict = audit.verify(conn)
+    assert (verdict.intact, verdict.entries) == (True, 5)
+
+
+@pytest.mark.parametrize(("tamper", "broken", "words"), [
+    ("UPDATE audit_log SET details = '{\"n\": 99}' WHERE seq = 3", 3, "content was changed"),
+    ("UPDATE audit_log SET actor = 'someone' WHERE seq = 1", 1, "content was changed"),
+    ("DELETE FROM audit_log WHERE seq = 2", 2, "entry 2 is missing"),
+    ("UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4; "
+     "UPDATE audit_log SET seq = 4 WHERE seq = 100", 2, "does not follow"),
+], ids=["modified-details", "modified-actor", "deleted", "reordered"])
+def test_tampering_is_detected_at_the_first_broken_entry(logged, tamper, broken, words):
+    with logged.begin() as conn:
+        for statement in tamper.split("; "):
+            conn.execute(sa.text(statement))
+    with logged.connect() as conn:
+        verdict = audit.verify(conn)
+    assert (verdict.intact, verdict.first_broken) == (False, broken)
+    assert words in verdict.reason
+
+
+def test_ingest_publish_and_cli_leave_a_verifiable_trail(settings, contracts, monkeypatch):
+    sites = contracts["vaccination_sites"]
+    name, data = generate_extract(sites, 15, seed=2)
+    ingest_file(settings, contracts, sites, name, data)
+    ingest_file(settings, contracts, sites, "empty.csv", b"")
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    runner = CliRunner()
+    runner.invoke(app, ["consent", "record", "--dataset", "social_insurance_enrollment",
+                        "--field", "email", "--id-number", "14010520010815068X",
+                        "--decision", "granted", "--on", "2026-11-02"])
+    with engine_for(settings.store_url).connect() as conn:
+        actions = [r.action for r in conn.execute(sa.text("SELECT action FROM audit_log ORDER BY seq"))]
+        trail = repr(conn.execute(sa.text("SELECT * FROM audit_log")).all())
+    assert actions == ["ingest", "quarantine_file", "consent_decisions"]
+    assert "14010520010815068" not in trail  # no personal value in the log
+    verified = runner.invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0 and "intact: 3 entries" in verified.output
+    with engine_for(settings.store_url).begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET subject = 'x' WHERE seq = 2"))
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1 and "BROKEN at entry 2" in broken.output
