@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
 
-from jinshu import audit
+from jinshu import audit, leakguard
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
@@ -88,7 +89,7 @@ def snapshot(conn: sa.Connection) -> dict[str, list[tuple]]:
             for t in tables}
 
 
-def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, contracts):
+def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, contracts, caplog):
     dropped = drop_extracts(platform, contracts)
     for contract in contracts.values():
         run(dagbag, f"ingest_{contract.id}")
@@ -188,3 +189,11 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
         assert audit.verify(conn).intact
         actions = set(conn.execute(sa.text("SELECT action FROM audit_log")).scalars())
     assert {"ingest", "quarantine_file", "publish_exchange", "publish_open_data"} <= actions
+
+    # Nothing personal or undeclared reached the task logs or XCom.
+    xcom = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db").execute(
+        "SELECT value FROM xcom").fetchall()
+    assert "batches of household_registration" in caplog.text and xcom  # we read the real logs
+    for text in (caplog.text, repr(xcom)):
+        assert leakguard.scan(text) == []
+        assert UNDECLARED_MARKER not in text
