@@ -32,8 +32,6 @@ FAULTY_DROPS = [
     ("minimum_living_allowance", {"gb18030", "ragged_rows"}, "title"),
     ("enterprise_registration", {"xlsx"}, "name"),
 ]
-
-
 CONSENT_FIELDS = [("minimum_living_allowance", "phone"), ("social_insurance_enrollment", "email")]
 
 
@@ -57,13 +55,12 @@ def drop_consents(settings: Settings, contracts: dict[str, Contract], paths: lis
         ids = _subjects(clean, contract)
         granted, refused = int(len(ids) * 0.6), int(len(ids) * 0.2)
         if withdrawals:
-            chosen, decisions, on, name = ids[:5], ["withdrawn"] * 5, "today", "withdrawals.csv"
+            chosen, decisions = ids[:5], ["withdrawn"] * 5
+            on, name = time.strftime("%Y-%m-%d"), "withdrawals.csv"
         else:
             chosen = ids[:granted + refused]
             decisions = ["granted"] * granted + ["refused"] * refused
             on, name = "2026-11-01", "decisions.csv"
-        if on == "today":
-            on = time.strftime("%Y-%m-%d")
         folder = landing / contract.department.code / "consent"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{dataset_id}_{name}").write_bytes(
