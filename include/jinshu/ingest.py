@@ -97,8 +97,8 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):
             name = obj.key.rsplit("/", 1)[-1]
-            if name.startswith((".", "_")):
-                continue
+            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj):
+                continue  # hidden, archived, or already recorded: no need to read it again
             checksum = hashlib.sha256(store.read(obj.key)).hexdigest()
             ledger.record_drop(conn, contract, obj, checksum, _now())
         return ledger.pending(conn, contract.id)
@@ -122,15 +122,16 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
     store.write(archive, store.read(batch.file_key))
     detail, _, fix = str(error).partition(". Fix: ")
     message = quarantine_message(batch.file_key, None, None, detail, fix)
+    rule = getattr(error, "rule", type(error).__name__)
     with engine_for(settings.store_url).begin() as conn:
         conn.execute(quarantine.insert().values(
-            batch_id=batch.batch_id, source_row=None, column_name=None,
-            rule=getattr(error, "rule", type(error).__name__), message=message, original=archive))
+            batch_id=batch.batch_id, source_row=None, column_name=None, rule=rule,
+            message=message, original=archive))
         if results is not None:
             quality.store_results(conn, batch.batch_id, batch.dataset_id, results, _now())
         audit.append(conn, "quarantine_file", batch.batch_id,
                      {"dataset": batch.dataset_id, "file": batch.file_key, "rows_in": rows_in,
-                      "rule": getattr(error, "rule", type(error).__name__)})
+                      "rule": rule})
         ledger.close(conn, batch.batch_id, "quarantined",
                      ledger.Counts(rows_in, 0, 0, rows_in), _now(), reason=message)
     shutil.rmtree(settings.work_dir / batch.batch_id, ignore_errors=True)  # no clear copies left
@@ -156,7 +157,8 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     _save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
     _save(bad, work / "rejected_read.arrow")
-    (work / "read.json").write_text(json.dumps({"encoding": extract.encoding}))
+    (work / "read.json").write_text(json.dumps({"encoding": extract.encoding,
+                                                "rows_in": extract.rows_in}))
     return batch_id
 
 
@@ -261,14 +263,15 @@ def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         error = QualityFailed(f"critical expectations failed: {names}; the batch is kept "
                               f"aside, nothing was loaded. Fix: correct the extract and send it "
                               f"again; see {settings.quality_dir / 'scorecard.html'}")
-        quarantine_file(settings, batch, error, rows_in=_rows_in(work), results=results)
+        quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"],
+                        results=results)
         raise error
     return batch_id
 
 
-def _rows_in(work: Path) -> int:
-    return len(_load(work / "read.arrow", columns=[ROW])) + len(
-        _load(work / "rejected_read.arrow", columns=["source_row"]))
+def _read_facts(work: Path) -> dict:
+    """What the read stage found out about the file: encoding and rows in."""
+    return json.loads((work / "read.json").read_text())
 
 
 def _quality_results(work: Path) -> list:
@@ -293,8 +296,8 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
     outcome = BatchOutcome(
         records=records, repeats=repeats, rejected=rejected,
         scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
-        rows_in=_rows_in(work),
-        encoding=json.loads((work / "read.json").read_text())["encoding"],
+        rows_in=_read_facts(work)["rows_in"],
+        encoding=_read_facts(work)["encoding"],
         consent={field: tuple(kd) for field, kd in
                  json.loads((work / "consent.json").read_text()).items()},
     )

@@ -41,6 +41,14 @@ def batch_id_for(contract: Contract, obj: ObjectInfo, checksum: str) -> str:
     return f"{contract.id}-{digest[:12]}"
 
 
+def seen(conn: Connection, dataset_id: str, obj: ObjectInfo) -> bool:
+    """This exact drop (key, size, modification time) is already in the ledger."""
+    return conn.execute(sa.select(batches.c.batch_id).where(
+        batches.c.dataset_id == dataset_id, batches.c.file_key == obj.key,
+        batches.c.file_size == obj.size, batches.c.file_modified == obj.modified,
+    ).limit(1)).first() is not None
+
+
 def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum: str,
                 now: datetime) -> str | None:
     """Ledger row for a file seen in the landing area; None if it is already known."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from jinshu import ingest
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
-from jinshu.objectstore import open_store
+from jinshu.objectstore import LocalStore, open_store
 from jinshu.store import duplicates, engine_for, scope_violations
 from tests.helpers import STAGES, drop, ingest_file, outcome_of, run_stages, table_rows
 
@@ -156,14 +156,18 @@ def test_records_seen_before_are_duplicates_pointing_at_their_twin(settings, con
         assert set(twins) == {stored["140105199803071232"]._record_hash}
 
 
-def test_retried_stages_and_reruns_change_nothing(settings, contracts, household):
+def test_retried_stages_and_reruns_change_nothing(settings, contracts, household, monkeypatch):
     key = drop(settings, household, "a.csv", csv(*GOOD, GOOD[0]))
     [batch_id] = run_stages(settings, contracts, household)
     first = outcome_of(settings, key).batch
     ledger_before = table_rows(settings, "batches")
     data_before = table_rows(settings, "ds_household_registration")
     assert ingest.load(settings, household, batch_id).stored == first.stored
+    reads = []
+    monkeypatch.setattr(LocalStore, "read", lambda self, key: reads.append(key) or b"")
     assert run_stages(settings, contracts, household) == []  # nothing new to discover
+    assert reads == []  # and a known drop is not even read again
+    monkeypatch.undo()
     with pytest.raises(ingest.BatchClosed):
         STAGES[0](settings, household, batch_id)
     assert table_rows(settings, "batches") == ledger_before
