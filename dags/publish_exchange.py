@@ -5,7 +5,9 @@ Runs whenever a shareable dataset's ingest updates its Asset. For each
 dataset whose sharing class is unconditional or conditional, `ex_<id>` in
 the central store is replaced in one transaction by the current records,
 with personal and trade-secret fields masked and every row stamped with its
-source department and acquisition date.
+source department and acquisition date. A dataset under an open incident
+is skipped; a raw identifier in what would be published fails its task,
+keeps the previous contents and opens an incident.
 """
 
 from __future__ import annotations

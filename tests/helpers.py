@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import sqlalchemy as sa
 
-from jinshu import ingest
+from jinshu import ingest, protect
 from jinshu.catalog import Contract
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
@@ -71,5 +73,23 @@ def outcome_of(settings: Settings, key: str) -> Outcome:
 
 
 def table_rows(settings: Settings, table: str) -> list[sa.Row]:
+    """Rows exactly as stored (sensitive fields as ciphertext envelopes)."""
     with engine_for(settings.store_url).connect() as conn:
         return conn.execute(sa.text(f'SELECT * FROM "{table}"')).all()
+
+
+def stored_records(settings: Settings, contract: Contract) -> list[SimpleNamespace]:
+    """A dataset's stored rows with sensitive fields decrypted, one namespace per row."""
+    with engine_for(settings.store_url).connect() as conn:
+        frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}"'), conn)
+    frame = protect.protector(settings).reveal(frame, contract)
+    return [SimpleNamespace(**row) for row in frame.astype(object).where(frame.notna(), None)
+            .to_dict("records")]
+
+
+def original_of(settings: Settings, contract: Contract, quarantined: sa.Row) -> str:
+    """A quarantined row's values as received (decrypted where the dataset is sensitive)."""
+    if not protect.encrypted_fields(contract):
+        return quarantined.original
+    sealed = pd.Series([quarantined.original], dtype="str")
+    return protect.protector(settings).decrypt(sealed, contract, protect.ORIGINALS)[0]

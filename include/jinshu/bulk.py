@@ -1,18 +1,33 @@
-"""Bulk-load a data frame into a table: COPY on PostgreSQL, executemany elsewhere.
+"""Bulk-load data frames into a table: COPY on PostgreSQL, executemany elsewhere.
 
 Values go in as text in canonical form (ISO dates, plain numbers); the
 database casts them to the column types. Missing values become NULL.
+Frames may come one chunk at a time: each chunk is prepared (protected,
+serialized) while PostgreSQL is still storing the previous one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.engine import Connection
+
+CHUNK_ROWS = 100_000
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start:start + rows]
 
 
 def _as_text_table(frame: pd.DataFrame) -> pa.Table:
@@ -20,20 +35,25 @@ def _as_text_table(frame: pd.DataFrame) -> pa.Table:
                      for c in frame.columns})
 
 
-def copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+def _csv(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    pacsv.write_csv(_as_text_table(frame), buffer,
-                    write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in frame.columns)
+    pacsv.write_csv(_as_text_table(frame), buffer, write_options=_CSV)
+    return buffer.getvalue()
+
+
+def _copy_postgres(conn: Connection, table: sa.Table, first: pd.DataFrame,
+                   rest: Iterator[pd.DataFrame]) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in first.columns)
     name = conn.dialect.identifier_preparer.format_table(table)
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        view = buffer.getbuffer()
-        for start in range(0, len(view), 1 << 20):
-            copy.write(view[start:start + (1 << 20)])
+    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)",
+                     writer=QueuedLibpqWriter(cursor)) as copy:  # sends from its own thread
+        for frame in itertools.chain([first], rest):  # lazily: each chunk made as it is sent
+            copy.write(_csv(frame))
 
 
-def insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+def _insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Plain DB-API executemany of text values (SQLite's type affinity does the rest)."""
     quote = conn.dialect.identifier_preparer.quote
     columns = ", ".join(quote(c) for c in frame.columns)
@@ -44,11 +64,32 @@ def insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
 
 
-def bulk_load(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Append ``frame`` (columns named as in ``table``) inside the caller's transaction."""
-    if frame.empty:
+def bulk_load(conn: Connection, table: sa.Table, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
+    """Append ``frames`` (columns named as in ``table``) inside the caller's transaction."""
+    stream = iter([frames] if isinstance(frames, pd.DataFrame) else frames)
+    first = next((f for f in stream if not f.empty), None)
+    if first is None:
         return
     if conn.dialect.name == "postgresql":
-        copy_postgres(conn, table, frame)
+        _copy_postgres(conn, table, first, (f for f in stream if not f.empty))
     else:
-        insert_many(conn, table, frame)
+        for frame in itertools.chain([first], stream):
+            if not frame.empty:
+                _insert_many(conn, table, frame)
+
+
+@contextlib.contextmanager
+def column_defaults(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> Iterator[None]:
+    """Columns filled by the database with one value per load, not sent with every row.
+
+    DDL: takes the table's exclusive lock until the transaction ends.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    name = conn.dialect.identifier_preparer.format_table(table)
+    literal = sa.String().literal_processor(conn.dialect)
+    for column, value in values.items():
+        conn.exec_driver_sql(f"ALTER TABLE {name} ALTER COLUMN {quote(column)} "
+                             f"SET DEFAULT {literal(str(value))}")
+    yield
+    for column in values:
+        conn.exec_driver_sql(f"ALTER TABLE {name} ALTER COLUMN {quote(column)} DROP DEFAULT")

@@ -100,9 +100,11 @@ def check(
 report_app = typer.Typer(help="Reports for monitoring (text tables, or --json).")
 consent_app = typer.Typer(help="Consent decisions: record one, show a subject's.")
 audit_app = typer.Typer(help="The tamper-evident audit log.")
+incident_app = typer.Typer(help="Incidents: suspend a dataset wherever it leaves the store.")
 app.add_typer(report_app, name="report")
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
+app.add_typer(incident_app, name="incident")
 
 
 def _store(settings: Settings):
@@ -139,7 +141,14 @@ def report_quality(
     typer.echo(to_json(quality_summary(engine, contracts)) if as_json
                else render_quality_text(engine, contracts))
     if html:
-        for name, path in build_reports(engine, settings.quality_dir, contracts).items():
+        from jinshu.leakguard import LeakFound
+
+        try:
+            paths = build_reports(engine, settings.quality_dir, contracts)
+        except LeakFound as leak:
+            typer.echo(f"report not written: {leak}", err=True)
+            raise typer.Exit(1) from leak
+        for name, path in paths.items():
             typer.echo(f"{name}: {path}", err=as_json)
 
 
@@ -216,6 +225,65 @@ def audit_show(last: Annotated[int, typer.Option(help="how many entries")] = 20)
                    f"  {row.details}")
 
 
+Reason = Annotated[str, typer.Option(help="why (audited; no personal data)")]
+Actor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
+
+
+@incident_app.command("open")
+def incident_open(dataset: Annotated[str, typer.Argument(help="dataset id")], reason: Reason,
+                  by: Actor = "unknown") -> None:
+    """Suspend a dataset: exchange reads and publishes refused, open data withdrawn."""
+    from datetime import UTC, datetime
+
+    from jinshu import incident
+    from jinshu.objectstore import open_store
+
+    settings = Settings.from_env()
+    _contract(settings, dataset)
+    store = open_store(settings.open_data_url, settings.s3_endpoint_url)
+    try:
+        opened = incident.open_incident(_store(settings), store, dataset, reason, by,
+                                        datetime.now(UTC))
+    except incident.IncidentError as error:
+        typer.echo(f"rejected: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"incident #{opened.incident_id} opened: {dataset} suspended (exchange reads and "
+               f"publishes refused); open data live: {opened.open_data or 'none'}")
+
+
+@incident_app.command("close")
+def incident_close(dataset: Annotated[str, typer.Argument(help="dataset id")], reason: Reason,
+                   by: Actor = "unknown") -> None:
+    """Lift a dataset's suspension; the next publish run republishes it."""
+    from datetime import UTC, datetime
+
+    from jinshu import incident
+
+    settings = Settings.from_env()
+    _contract(settings, dataset)
+    try:
+        closed = incident.close_incident(_store(settings), dataset, reason, by, datetime.now(UTC))
+    except incident.IncidentError as error:
+        typer.echo(f"rejected: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"closed incident(s) {', '.join(f'#{i}' for i in closed)}: {dataset} is available "
+               "again; run publish_exchange / publish_open_data to republish it now")
+
+
+@incident_app.command("list")
+def incident_list() -> None:
+    """Open incidents, oldest first."""
+    from jinshu import incident
+
+    with _store(Settings.from_env()).connect() as conn:
+        rows = incident.active_incidents(conn)
+    if not rows:
+        typer.echo("no open incident")
+    for row in rows:
+        typer.echo(f"#{row.id:<5} {row.dataset_id:<28} {str(row.opened_at)[:19]}  "
+                   f"{row.opened_by:<16} {row.reason}")
+
+
 @app.command()
 def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
     """Print the batch ledger."""
@@ -224,6 +292,142 @@ def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
 
     with _store(Settings.from_env()).connect() as conn:
         typer.echo(batch_table(ledger.summary(conn, dataset)))
+
+
+keys_app = typer.Typer(help="Data encryption keys: status, rotation, retirement (key material "
+                            "is never shown).")
+app.add_typer(keys_app, name="keys")
+KeysActor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
+
+
+def _keyring(settings: Settings):
+    from jinshu.keys import KeyringError, data_keyring
+
+    try:
+        return data_keyring(settings)
+    except KeyringError as error:
+        typer.echo(f"keyring error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def _keys_are_local(settings: Settings) -> bool:
+    """The embedded keyring file, which the CLI may change (not env or Airflow)."""
+    return not (settings.data_keys_json or settings.keys_conn_id)
+
+
+def _echo_verify(report) -> None:
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        typer.echo("verification FAILED: see the lines above", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"verified: every value decrypts under '{report.active}' and matches its blind index")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """Key ids (which is active) and stored values per key id per dataset field."""
+    from jinshu.rotation import key_counts
+
+    settings = Settings.from_env()
+    keyring = _keyring(settings)
+    counts = key_counts(_store(settings), _contracts(settings))
+    typer.echo(f"keyring: {keyring.source}")
+    for key_id in sorted({*keyring.keys, *(k for _, _, k in counts)}):
+        used = sum(n for (_, _, k), n in counts.items() if k == key_id)
+        note = (" (active)" if key_id == keyring.active else "" if key_id in keyring.keys
+                else " NOT IN THE KEYRING: these values cannot be read. Fix: restore the key")
+        typer.echo(f"  {key_id}{note}: {used} value(s)")
+    per_field: dict[str, list[str]] = {}
+    for (dataset, name, key_id), n in sorted(counts.items()):
+        per_field.setdefault(f"{dataset}.{name}", []).append(f"{key_id}={n}")
+    for where, parts in per_field.items():
+        typer.echo(f"{where:<48} {' '.join(parts)}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    new_key: Annotated[bool, typer.Option(
+        "--new-key/--no-new-key",
+        help="first add a fresh active key to the local keyring; --no-new-key to resume, or when "
+             "the keys live in the environment or Airflow")] = True,
+    chunk_rows: Annotated[int, typer.Option(help="values re-encrypted per transaction")] = 10_000,
+    by: KeysActor = "unknown",
+) -> None:
+    """Re-encrypt every stored value to the active key, then verify every value.
+
+    With keys in JINSHU_DATA_KEYS or an Airflow connection: add the new key there, make it
+    active, keep the old ones, then run with --no-new-key.
+    """
+    from datetime import UTC, datetime
+
+    from jinshu import protect, rotation
+    from jinshu.keys import save_local_keyring
+
+    settings = Settings.from_env()
+    engine, contracts, keyring = _store(settings), _contracts(settings), _keyring(settings)
+    if new_key:
+        if not _keys_are_local(settings):
+            typer.echo(f"the keyring comes from {keyring.source}: add the new key there, make it "
+                       "active, then run `jinshu keys rotate --no-new-key`", err=True)
+            raise typer.Exit(2)
+        keyring = keyring.with_new_key()
+        save_local_keyring(settings, keyring)
+        rotation.audit_key_event(engine, "key_created", keyring.active,
+                                 {"keyring": "local", "keys": sorted(keyring.keys)}, by,
+                                 datetime.now(UTC))
+        typer.echo(f"new active key '{keyring.active}' added to {keyring.source}")
+    protector = protect.protector(settings)
+    try:
+        report = rotation.rotate(engine, contracts, protector, datetime.now(UTC), chunk_rows,
+                                 actor=by)
+    except rotation.RotationError as error:
+        typer.echo(f"rotation stopped: {error}", err=True)
+        raise typer.Exit(1) from error
+    for dataset, fields in report.reencrypted.items():
+        typer.echo(f"{dataset}: " + ", ".join(f"{f}={n}" for f, n in fields.items()))
+    typer.echo(f"re-encrypted {report.total} value(s) to '{report.active}' in {report.chunks} "
+               f"chunk(s); {report.skipped} changed meanwhile (run again for those)")
+    _echo_verify(rotation.verify(engine, contracts, protector, chunk_rows))
+
+
+@keys_app.command("verify")
+def keys_verify() -> None:
+    """Decrypt every stored value and recompute its blind index; exit 1 on any problem."""
+    from jinshu import protect, rotation
+
+    settings = Settings.from_env()
+    _echo_verify(rotation.verify(_store(settings), _contracts(settings),
+                                 protect.protector(settings)))
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to drop")],
+                by: KeysActor = "unknown") -> None:
+    """Drop a key from the keyring; refused while it is active or any stored value uses it.
+
+    Store backups taken before the rotation still need the key: escrow a copy first.
+    """
+    from datetime import UTC, datetime
+
+    from jinshu import rotation
+    from jinshu.keys import KeyringError, save_local_keyring
+
+    settings = Settings.from_env()
+    engine, contracts, keyring = _store(settings), _contracts(settings), _keyring(settings)
+    try:
+        remaining = rotation.retire(engine, contracts, keyring, key_id)
+    except KeyringError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(1) from error
+    if not _keys_are_local(settings):
+        typer.echo(f"no stored value uses '{key_id}': remove it from {keyring.source}")
+        return
+    save_local_keyring(settings, remaining)
+    rotation.audit_key_event(engine, "key_retired", key_id,
+                             {"keyring": "local", "keys": sorted(remaining.keys)}, by,
+                             datetime.now(UTC))
+    typer.echo(f"key '{key_id}' retired; keys left: {', '.join(sorted(remaining.keys))}")
 
 
 if __name__ == "__main__":

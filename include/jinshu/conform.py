@@ -4,11 +4,13 @@ Grain: one row per readable record, one column per contract field plus
 ``_row``. Headers match a field by name, Chinese title or alias, after
 folding full-width characters and case. A column the contract does not
 declare is a scope violation: it is counted and dropped here, before
-anything is stored, and its values go nowhere.
+anything is stored, and its values go nowhere. A header marked with a
+state-secret classification refuses the whole file.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -37,6 +39,24 @@ class AmbiguousColumns(ValueError):
         super().__init__(
             f"headers {headers} all mean field '{field}'. Fix: keep one of these columns"
         )
+
+
+class StateSecretMarking(ValueError):
+    """The file is marked as holding state secrets: it may not enter the platform."""
+
+    rule = "state_secret"
+
+    def __init__(self, header: str) -> None:
+        super().__init__(
+            f"column '{header}' carries a state-secret classification marking; no value of "
+            "this file was read or kept. Fix: state secrets stay outside the sharing platform "
+            "(REFERENCE §3): send the extract without the classified column, through the "
+            "department's secrecy office if it must be declassified first"
+        )
+
+
+# GB/T 7156 classification levels and the ★ of a classification mark (e.g. 机密★1年).
+SECRECY_MARKS = re.compile(r"绝密|机密|秘密|密级|★")
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,9 @@ def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list
     chosen: dict[str, int] = {}  # field -> column position (headers may repeat)
     violations: list[ScopeViolation] = []
     headers = [str(h) for h in frame.columns]
+    marked = next((h for h in headers if SECRECY_MARKS.search(unicodedata.normalize("NFKC", h))), None)
+    if marked is not None:
+        raise StateSecretMarking(marked)
     for position, header in enumerate(headers):
         if header == ROW:
             continue

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from jinshu import consent, ingest, ledger
+from jinshu import consent, ingest, ledger, protect
 from jinshu.catalog import Contract, Department
 from jinshu.conform import conform
 from jinshu.dedup import Pseudonymizer
@@ -87,6 +87,8 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         ingest.ragged_rejections(batch.file_key, extract.bad_records),
         _rejections(batch.file_key, extract.frame.set_index(ROW), violations),
     ], ignore_index=True)
+    rejected["original"] = protect.seal_originals(rejected["original"], contract,
+                                                  protect.protector(settings))
     with engine.begin() as conn:
         recorded, known = consent.record_decisions(conn, good, contracts, batch_id, now)
         if not rejected.empty:

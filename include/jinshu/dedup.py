@@ -2,7 +2,9 @@
 
 * ``record_hash``: BLAKE2b-128 over a record's normalized field values; the
   same record is never stored twice, and a duplicate points to its stored
-  twin through this hash.
+  twin through this hash. Keyed (BLAKE2b's own key) on the platform, so a
+  stored hash cannot confirm a guessed record whose sensitive fields are
+  encrypted.
 * ``subject_key``: HMAC-SHA256 of the subject's identifier under the
   platform's pseudonym key. There are only ~10^11 valid ID numbers, so an
   unkeyed hash would be reversible by brute force (REFERENCE §3).
@@ -22,7 +24,7 @@ _SEPARATOR = "\x1f"
 _NULL = "\x00"
 
 
-def record_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+def record_hashes(frame: pd.DataFrame, fields: list[str], key: bytes = b"") -> pd.Series:
     """32 hex chars per row; equal iff every listed field is equal (missing included)."""
     if frame.empty:
         return pd.Series([], dtype="str", index=frame.index)
@@ -32,7 +34,9 @@ def record_hashes(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
         *columns, pa.scalar(_SEPARATOR, pa.large_string()),
         null_handling="replace", null_replacement=_NULL,
     )
-    digests = [hashlib.blake2b(v.encode(), digest_size=16).hexdigest() for v in joined.to_pylist()]
+    blake2b = hashlib.blake2b
+    digests = [blake2b(v.encode(), digest_size=16, key=key[:64]).hexdigest()
+               for v in joined.to_pylist()]
     return pd.Series(digests, dtype="str", index=frame.index)
 
 
@@ -63,10 +67,13 @@ class Pseudonymizer:
         return outer.hexdigest()
 
     def many(self, values: pd.Series) -> pd.Series:
-        """Pseudonym per value; missing stays missing."""
+        """Pseudonym per value, computed once per distinct value; missing stays missing."""
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
         one = self.one
-        digests = [one(v) if isinstance(v, str) else None for v in values.tolist()]
-        return pd.Series(digests, index=values.index, dtype="str")
+        digests = pd.Series([one(v) for v in distinct.tolist()] or [""], dtype="str")
+        out = digests.take(codes.clip(min=0))
+        out.index = values.index
+        return out.mask(codes < 0)
 
 
 def split_batch_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

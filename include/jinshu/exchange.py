@@ -16,14 +16,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from jinshu import audit, mask
+from jinshu import audit, incident, leakguard, mask, protect
 from jinshu.bulk import bulk_load
 from jinshu.catalog import Contract
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
 from jinshu.store import dataset_table, metadata, publications
 
 CHUNK_ROWS = 200_000
-MASKED = frozenset({"personal", "sensitive_personal", "trade_secret"})
 
 
 def exchange_table(contract: Contract) -> sa.Table:
@@ -41,30 +40,72 @@ def exchange_table(contract: Contract) -> sa.Table:
     )
 
 
-def for_exchange(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Mask what no consumer may see in the clear; stamp provenance."""
+def for_exchange(frame: pd.DataFrame, contract: Contract,
+                 protector: protect.Protector | None = None) -> pd.DataFrame:
+    """Decrypt, then mask what no consumer may see in the clear; stamp provenance."""
+    if protect.encrypted_fields(contract):
+        if protector is None:
+            raise ValueError(f"{contract.id} has encrypted fields: publishing needs the keys")
+        frame = protector.reveal(frame, contract)
     out = pd.DataFrame(index=frame.index)
     for f in contract.fields:
         values = mask.as_text(frame[f.name])
-        out[f.name] = mask.apply(f.mask_kind, values) if f.sensitivity in MASKED else values
+        out[f.name] = (mask.apply(f.mask_kind, values) if f.sensitivity in protect.MASKED_ON_EXIT
+                       else values)
     out["_subject_key"] = frame["_subject_key"]
     return stamp(out, contract, frame["_acquired_at"])
 
 
-def publish(engine: Engine, contract: Contract, now: datetime) -> int:
-    """Replace ``ex_<id>`` with the current masked contents; returns rows published."""
+def publish(engine: Engine, contract: Contract, now: datetime,
+            protector: protect.Protector | None = None) -> int:
+    """Replace ``ex_<id>`` with the current masked contents; returns rows published.
+
+    Refused while the dataset is suspended (:class:`jinshu.incident.DatasetSuspended`).
+    Each chunk passes the leak guard before it is loaded: a hit rolls the replace back
+    (the previous contents stay), opens an incident and raises :class:`LeakFound`.
+    """
     source, target = dataset_table(contract), exchange_table(contract)
     target.create(engine, checkfirst=True)
     rows = 0
-    with engine.begin() as conn:
-        conn.execute(target.delete())
-        newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
-        for chunk in pd.read_sql(sa.select(source), conn, chunksize=CHUNK_ROWS, dtype_backend="pyarrow"):
-            bulk_load(conn, target, for_exchange(chunk, contract))
-            rows += len(chunk)
-        audit.append(conn, "publish_exchange", contract.id, {"rows": rows, "table": target.name},
-                     now=now)
-        conn.execute(publications.insert().values(
-            channel="exchange", dataset_id=contract.id, published_at=now, acquired_at=newest,
-            rows=rows, suppressed_rows=0, location=target.name))
+    try:
+        with engine.begin() as conn:
+            incident.ensure_available(conn, contract.id)
+            conn.execute(target.delete())
+            newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
+            for chunk in pd.read_sql(sa.select(source), conn, chunksize=CHUNK_ROWS,
+                                     dtype_backend="pyarrow"):
+                out = for_exchange(chunk, contract, protector)
+                leakguard.guard(f"{target.name} rows {rows + 1}-{rows + len(out)}",
+                                out.to_csv(index=False).encode("utf-8"))
+                bulk_load(conn, target, out)
+                rows += len(chunk)
+            audit.append(conn, "publish_exchange", contract.id, {"rows": rows, "table": target.name},
+                         now=now)
+            conn.execute(publications.insert().values(
+                channel="exchange", dataset_id=contract.id, published_at=now, acquired_at=newest,
+                rows=rows, suppressed_rows=0, location=target.name))
+    except leakguard.LeakFound as leak:  # rolled back: the previous contents stay
+        incident.leak_blocked(engine, contract.id, "exchange", leak, now)
+        raise
     return rows
+
+
+def read(engine: Engine, dataset_id: str, consumer: str, now: datetime | None = None) -> pd.DataFrame:
+    """What a department reads from the exchange: the rows of ``ex_<id>``, audited.
+
+    Raises :class:`jinshu.incident.DatasetSuspended` (the refusal audited too) while
+    an incident of the dataset is open.
+    """
+    with engine.begin() as conn:
+        suspended = incident.active_incidents(conn, dataset_id)
+        if suspended:
+            audit.append(conn, "exchange_read_refused", dataset_id,
+                         {"consumer": consumer, "incident": suspended[0].id}, actor=consumer, now=now)
+        else:
+            table = sa.Table(f"ex_{dataset_id}", sa.MetaData(), autoload_with=conn)
+            frame = pd.read_sql(sa.select(table), conn)
+            audit.append(conn, "exchange_read", dataset_id, {"consumer": consumer, "rows": len(frame)},
+                         actor=consumer, now=now)
+    if suspended:
+        raise incident.DatasetSuspended(dataset_id, suspended[0])
+    return frame

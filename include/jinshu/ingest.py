@@ -20,9 +20,15 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pyarrow import feather
 
-from jinshu import audit, consent, ledger, quality
+from jinshu import audit, consent, ledger, protect, quality
 from jinshu.catalog import Contract
-from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, conform
+from jinshu.conform import (
+    AmbiguousColumns,
+    MissingColumns,
+    ScopeViolation,
+    StateSecretMarking,
+    conform,
+)
 from jinshu.dedup import (
     RECORD_HASH,
     SUBJECT_KEY,
@@ -116,10 +122,16 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
 
 def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
                     results: list | None = None) -> None:
-    """Keep the file's bytes aside and close the batch with the reason."""
+    """Keep the file's bytes aside and close the batch with the reason.
+
+    A file marked as state secret is not copied anywhere: only the reason is kept.
+    """
     store = landing_store(settings)
-    archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
-    store.write(archive, store.read(batch.file_key))
+    if isinstance(error, StateSecretMarking):
+        archive = "not kept: state-secret marking"
+    else:
+        archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
+        store.write(archive, store.read(batch.file_key))
     detail, _, fix = str(error).partition(". Fix: ")
     message = quarantine_message(batch.file_key, None, None, detail, fix)
     rule = getattr(error, "rule", type(error).__name__)
@@ -169,7 +181,7 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     frame = _load(work / "read.arrow")
     try:
         conformed, scope = conform(frame, contract)
-    except (MissingColumns, AmbiguousColumns) as error:
+    except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
         quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
     _save(conformed, work / "conformed.arrow")
@@ -234,10 +246,10 @@ def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
     frame = _load(work / "checked.arrow")
-    frame[RECORD_HASH] = record_hashes(frame, contract.field_names)
+    key = pseudonym_key(settings)
+    frame[RECORD_HASH] = record_hashes(frame, contract.field_names, key)
     if contract.subject_key:
-        pseudonyms = Pseudonymizer(pseudonym_key(settings))
-        frame[SUBJECT_KEY] = pseudonyms.many(frame[contract.subject_key])
+        frame[SUBJECT_KEY] = Pseudonymizer(key).many(frame[contract.subject_key])
     else:
         frame[SUBJECT_KEY] = pd.Series(pd.NA, index=frame.index, dtype="str")
     first, repeats = split_batch_duplicates(frame)
@@ -302,7 +314,7 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
                  json.loads((work / "consent.json").read_text()).items()},
     )
     with engine.begin() as conn:
-        counts = load_batch(conn, contract, batch_id, outcome, _now())
+        counts = load_batch(conn, contract, batch_id, outcome, _now(), protect.protector(settings))
         quality.store_results(conn, batch_id, contract.id, _quality_results(work), _now())
     shutil.rmtree(work, ignore_errors=True)
     return counts

@@ -8,6 +8,7 @@ ledger's counts. A retried load finds the batch closed and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from jinshu import audit, ledger
-from jinshu.bulk import bulk_load
+from jinshu import audit, ledger, protect
+from jinshu.bulk import bulk_load, chunks, column_defaults
 from jinshu.catalog import Contract
 from jinshu.conform import ScopeViolation
-from jinshu.dedup import RECORD_HASH, SUBJECT_KEY
+from jinshu.dedup import RECORD_HASH
 from jinshu.read import ROW
 from jinshu.store import (
     batches,
@@ -49,10 +50,10 @@ class BatchOutcome:
 
 def _staging_table(contract: Contract) -> sa.Table:
     target = dataset_table(contract)
-    keep = [*contract.field_names, RECORD_HASH, SUBJECT_KEY, "_source_row"]
+    lineage = {"_batch_id", "_acquired_at"}
     return sa.Table(
         f"stage_{contract.table}", sa.MetaData(),
-        *(sa.Column(c.name, c.type) for c in target.columns if c.name in keep),
+        *(sa.Column(c.name, c.type) for c in target.columns if c.name not in lineage),
         prefixes=["TEMPORARY"],
     )
 
@@ -60,7 +61,7 @@ def _staging_table(contract: Contract) -> sa.Table:
 def _stored_twin(contract: Contract, stage: sa.Table) -> sa.Exists:
     """The staged record is already stored: same natural key (indexed) and same hash."""
     target = dataset_table(contract)
-    return sa.exists().where(*(target.c[k] == stage.c[k] for k in contract.natural_key),
+    return sa.exists().where(*(target.c[k] == stage.c[k] for k in protect.key_columns(contract)),
                              target.c._record_hash == stage.c._record_hash)
 
 
@@ -71,18 +72,16 @@ def _upsert(conn: Connection, contract: Contract, stage: sa.Table, batch_id: str
     Rows go in natural-key order, so the key's B-tree fills page by page.
     """
     target = dataset_table(contract)
+    key = protect.key_columns(contract)
     source = sa.select(
         *stage.c, sa.literal(batch_id, sa.String).label("_batch_id"),
         sa.literal(acquired_at, sa.DateTime(timezone=True)).label("_acquired_at"),
-    ).where(~_stored_twin(contract, stage)).order_by(*(stage.c[k] for k in contract.natural_key))
+    ).where(~_stored_twin(contract, stage)).order_by(*(stage.c[k] for k in key))
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(target)
     statement = insert.from_select([c.name for c in stage.c] + ["_batch_id", "_acquired_at"],
                                    source)
-    updated = {c: statement.excluded[c] for c in [*contract.field_names, *(
-        "_record_hash", "_subject_key", "_source_row", "_batch_id", "_acquired_at")]
-        if c not in contract.natural_key}
-    statement = statement.on_conflict_do_update(index_elements=list(contract.natural_key),
-                                                set_=updated)
+    updated = {c.name: statement.excluded[c.name] for c in target.columns if c.name not in key}
+    statement = statement.on_conflict_do_update(index_elements=key, set_=updated)
     return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
@@ -95,35 +94,42 @@ def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
     return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
-def _initial_load(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
-                  acquired_at: datetime) -> int:
+def _initial_load(conn: Connection, contract: Contract, batch_id: str,
+                  protected: Iterable[pd.DataFrame], acquired_at: datetime) -> None:
     """First load into an empty PostgreSQL table: COPY straight in, then build the key index.
 
     Nothing can conflict (the rules already reject a key repeated with other
     values), and building the unique index once after the COPY costs a
-    fraction of maintaining it row by row.
+    fraction of maintaining it row by row. The batch's lineage values are
+    column defaults for the duration, not repeated in every row sent.
     """
     target = dataset_table(contract)
     quote = conn.dialect.identifier_preparer.quote
     constraint = quote(f"uq_{contract.table}_key")
-    key = ", ".join(quote(k) for k in contract.natural_key)
+    key = ", ".join(quote(k) for k in protect.key_columns(contract))
     conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} DROP CONSTRAINT {constraint}")
-    bulk_load(conn, target, records.rename(columns={ROW: "_source_row"}).assign(
-        _batch_id=batch_id, _acquired_at=acquired_at.isoformat()))
+    with column_defaults(conn, target, {"_batch_id": batch_id,
+                                        "_acquired_at": acquired_at.isoformat()}):
+        bulk_load(conn, target, protected)
     conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} ADD CONSTRAINT {constraint} UNIQUE ({key})")
-    return len(records)
 
 
 def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
-                  acquired_at: datetime) -> tuple[int, int]:
-    """(stored, duplicates of earlier batches) for the batch's distinct records."""
+                  acquired_at: datetime, protector: protect.Protector) -> tuple[int, int]:
+    """(stored, duplicates of earlier batches) for the batch's distinct records.
+
+    Sensitive fields are encrypted chunk by chunk on their way in.
+    """
     target = dataset_table(contract)
+    records = records.rename(columns={ROW: "_source_row"})
+    protected = (protector.protect(chunk, contract) for chunk in chunks(records))
     if conn.dialect.name == "postgresql" and conn.execute(sa.select(target).limit(1)).first() is None:
-        return _initial_load(conn, contract, batch_id, records, acquired_at), 0
+        _initial_load(conn, contract, batch_id, protected, acquired_at)
+        return len(records), 0
     stage = _staging_table(contract)
     stage.create(conn)
     try:
-        bulk_load(conn, stage, records.rename(columns={ROW: "_source_row"}))
+        bulk_load(conn, stage, protected)
         known = _record_known_twins(conn, contract, stage, batch_id)
         stored = _upsert(conn, contract, stage, batch_id, acquired_at)
     finally:
@@ -132,7 +138,7 @@ def store_records(conn: Connection, contract: Contract, batch_id: str, records: 
 
 
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
-               now: datetime) -> ledger.Counts:
+               now: datetime, protector: protect.Protector) -> ledger.Counts:
     """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
     row = conn.execute(
         sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
@@ -140,12 +146,15 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         raise KeyError(f"no batch '{batch_id}' in the ledger")
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
-    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at)
+    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at,
+                                  protector)
     repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
     if not repeats.empty:
         conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
     if not outcome.rejected.empty:
-        rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
+        rejected = outcome.rejected.assign(
+            original=protect.seal_originals(outcome.rejected["original"], contract, protector))
+        rejected = rejected.astype(object).where(rejected.notna(), None)
         conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
     if outcome.consent:
         conn.execute(consent_gate.insert(), [

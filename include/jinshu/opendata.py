@@ -13,20 +13,23 @@ combination is shared by fewer than ``k`` records are suppressed. A dataset
 whose contract asks for ``open.aggregate`` opens as counts and sums per
 group instead of records; groups of fewer than ``k`` are suppressed. Before
 anything is written, the leak guard scans the files: a raw identifier blocks
-the publication and the previous version stays live.
+the publication, the previous version stays live and an incident is opened
+(:mod:`jinshu.incident`). Each publication is also kept as a version,
+``<id>/versions/<stamp>/``, which ``publications.location`` points at: an
+incident withdraws the current copy to the newest safe one.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from jinshu import audit, leakguard, mask
+from jinshu import audit, incident, leakguard, mask
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.objectstore import ObjectStore
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe, stamp
@@ -167,8 +170,14 @@ def render(frame: pd.DataFrame, contract: Contract, package: dict) -> dict[str, 
     }
 
 
+def version_key(contract: Contract, now: datetime) -> str:
+    """``<id>/versions/<UTC stamp>/``: where one publication's files are kept."""
+    return f"{contract.id}/versions/{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}/"
+
+
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
-    """Write the dataset's open-data product; returns rows published."""
+    """Write the dataset's open-data product (a new version and the current copy);
+    returns rows published. Refused while the dataset is suspended."""
     source = dataset_table(contract)
     needed = published_fields(contract)
     if contract.open.aggregate:
@@ -176,6 +185,7 @@ def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetim
         needed = [f for f in contract.fields if f.name in names]
     columns = [source.c[f.name] for f in needed] + [source.c._acquired_at]
     with engine.connect() as conn:
+        incident.ensure_available(conn, contract.id)
         frame = pd.read_sql(sa.select(*columns).order_by(*source.primary_key.columns
                                                            or [source.c._record_hash]), conn)
         newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
@@ -192,20 +202,20 @@ def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetim
             if not name.endswith(".parquet"):  # same values as the CSV, in binary
                 leakguard.guard(f"{store.url}/{contract.id}/{name}", data)
     except leakguard.LeakFound as leak:
-        with engine.begin() as conn:
-            audit.append(conn, "publication_blocked", contract.id,
-                         {"artifact": leak.artifact, "hits": len(leak.hits),
-                          "kinds": sorted({h.kind for h in leak.hits})}, now=now)
+        incident.leak_blocked(engine, contract.id, "open_data", leak, now)
         raise
+    version = version_key(contract, now)
+    for name, data in files.items():
+        store.write(version + name, data)
     for name, data in files.items():
         store.write(f"{contract.id}/{name}", data)
     with engine.begin() as conn:
         audit.append(conn, "publish_open_data", contract.id,
-                     {"rows": len(open_rows), "suppressed_rows": suppressed}, now=now)
+                     {"rows": len(open_rows), "suppressed_rows": suppressed, "version": version},
+                     now=now)
         conn.execute(publications.insert().values(
             channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=newest,
-            rows=len(open_rows), suppressed_rows=suppressed,
-            location=f"{store.url}/{contract.id}/"))
+            rows=len(open_rows), suppressed_rows=suppressed, location=f"{store.url}/{version}"))
     return len(open_rows)
 
 

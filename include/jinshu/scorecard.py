@@ -5,11 +5,15 @@ the batch ledger and the scope violations; nothing reads the data itself, so
 the reports only ever show masked samples.
 
 * :func:`build_reports` writes ``<out>/data-docs/index.html`` (GX Data Docs,
-  rebuilt from the stored results in a file context at ``<out>/gx``) and
+  rebuilt from the stored results in a throwaway GX file context) and
   ``<out>/scorecard.html`` (static page, inline CSS and SVG, no scripts, no
   network; Chinese with English subtitles, for non-engineers);
 * :func:`quality_summary` / :func:`render_quality_text`: the same facts for
   ``--json`` and the terminal.
+
+Both pages pass the leak guard before they replace the previous ones (Data
+Docs are built in a staging folder first): a raw identifier keeps the
+previous page, is audited (``report_blocked``) and raises ``LeakFound``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import logging
 import re
 import shutil
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from jinshu import audit, leakguard
 from jinshu.catalog import Contract
 from jinshu.quality import (
     BATCH_CHECKS,
@@ -493,11 +499,38 @@ def build_data_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contr
                     batches_per_dataset: int = DOCS_BATCHES) -> Path:
     """GX Data Docs from the stored (masked) results: ``out_dir/data-docs/index.html``.
 
-    The results are rebuilt as GX validation results in a file context at
-    ``out_dir/gx`` rather than kept from the run, so raw unexpected values that
+    The results are rebuilt as GX validation results in a throwaway file
+    context rather than kept from the run, so raw unexpected values that
     GX collects during validation never reach disk. The two batch-level checks
-    are not GX expectations and appear in the scorecard only.
+    are not GX expectations and appear in the scorecard only. Built in a
+    staging folder; every page passes the leak guard before the previous docs
+    are replaced (a hit raises ``LeakFound`` and keeps them).
     """
+    out_dir = Path(out_dir).resolve()
+    staging = out_dir / f".staging-{uuid.uuid4().hex[:8]}"  # rebuilt from the store each time
+    try:
+        _build_docs(engine, staging, contracts, batches_per_dataset)
+        for path in sorted((staging / "data-docs").rglob("*")):
+            if path.is_file():
+                leakguard.guard(str(out_dir / path.relative_to(staging)), path.read_bytes())
+        _replace_folder(staging / "data-docs", out_dir / "data-docs")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(out_dir / "gx", ignore_errors=True)  # left by earlier versions
+    return out_dir / "data-docs" / "index.html"
+
+
+def _replace_folder(new: Path, old: Path) -> None:
+    trash = old.with_name(f".{old.name}.old")
+    shutil.rmtree(trash, ignore_errors=True)
+    if old.exists():
+        old.rename(trash)
+    new.rename(old)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _build_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contract],
+                batches_per_dataset: int) -> None:
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -506,10 +539,7 @@ def build_data_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contr
     )
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    out_dir = Path(out_dir).resolve()
-    docs, project = out_dir / "data-docs", out_dir / "gx"
-    for folder in (docs, project):  # rebuilt from the store each time
-        shutil.rmtree(folder, ignore_errors=True)
+    docs = out_dir / "data-docs"
     context = gx_context(mode="file", project_root_dir=str(out_dir))
     context.add_data_docs_site(DOCS_SITE, {
         "class_name": "SiteBuilder",
@@ -555,24 +585,43 @@ def build_data_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contr
             run_id=run_id, batch_identifier=batch_id)
         context.validation_results_store.set(key, suite_result)
     context.build_data_docs(site_names=[DOCS_SITE])
-    return docs / "index.html"
 
 
 def build_reports(engine: Engine, out_dir: Path, contracts: Mapping[str, Contract] | None = None,
                   now: datetime | None = None) -> dict[str, Path]:
     """``{"scorecard": out_dir/scorecard.html, "data_docs": out_dir/data-docs/index.html}``.
 
-    ``data_docs`` is missing (and the error logged) if GX fails to render the docs.
+    ``data_docs`` is missing (and the error logged) if GX fails to render the docs. A
+    report carrying a raw identifier is not written (the previous one stays): after the
+    other is built, ``report_blocked`` is audited and ``LeakFound`` raised.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     contracts = _load_contracts(contracts)
     facts = collect(engine, contracts, now)
     scorecard = out_dir / "scorecard.html"
-    scorecard.write_text(render_scorecard(facts), encoding="utf-8")
-    paths = {"scorecard": scorecard}
+    paths, leaks = {}, []
+    try:
+        page = render_scorecard(facts).encode("utf-8")
+        leakguard.guard(str(scorecard), page)
+        staged = scorecard.with_name(f".{scorecard.name}.part")
+        staged.write_bytes(page)
+        staged.replace(scorecard)
+        paths["scorecard"] = scorecard
+    except leakguard.LeakFound as leak:
+        leaks.append(leak)
     try:
         paths["data_docs"] = build_data_docs(engine, out_dir, contracts)
+    except leakguard.LeakFound as leak:
+        leaks.append(leak)
     except Exception:  # the scorecard stands on its own; say why the docs are missing
         log.exception("GX Data Docs could not be built; the scorecard was written")
+    if leaks:
+        with engine.begin() as conn:
+            for leak in leaks:
+                log.error("report not written: %s", leak)
+                audit.append(conn, "report_blocked", "quality",
+                             {"artifact": leak.artifact, "hits": len(leak.hits),
+                              "kinds": sorted({h.kind for h in leak.hits})}, now=now)
+        raise leaks[0]
     return paths

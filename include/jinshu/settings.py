@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,7 +26,9 @@ class Settings:
     open_data_url: str
     catalog_dir: Path
     s3_endpoint_url: str | None = None
-    pseudonym_key_hex: str | None = None
+    pseudonym_key_hex: str | None = field(default=None, repr=False)  # key material: never printed
+    data_keys_json: str | None = field(default=None, repr=False)  # the data keyring (jinshu.keys)
+    keys_conn_id: str | None = None  # or the Airflow connection that holds it
     quality_url: str | None = None  # where reports are published; default: quality_dir
 
     @property
@@ -55,6 +57,8 @@ class Settings:
             catalog_dir=Path(env.get("JINSHU_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
             s3_endpoint_url=env.get("JINSHU_S3_ENDPOINT_URL") or None,
             pseudonym_key_hex=env.get("JINSHU_PSEUDONYM_KEY") or None,
+            data_keys_json=env.get("JINSHU_DATA_KEYS") or None,
+            keys_conn_id=env.get("JINSHU_KEYS_CONN_ID") or None,
             quality_url=env.get("JINSHU_QUALITY_URL") or None,
         )
 

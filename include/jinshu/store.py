@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from jinshu import protect
 from jinshu.catalog import Contract, FieldSpec
 
 metadata = sa.MetaData()
@@ -129,6 +130,22 @@ withdrawals = sa.Table(
     sa.Column("values_removed", sa.BigInteger, nullable=False),
 )
 
+# ``incidents``: one row per incident (key ``id``); a dataset is suspended while one of its
+# incidents has no ``closed_at``. ``blamed_publication``: the open-data version it found unsafe.
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_by", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("blamed_publication", sa.BigInteger),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_by", sa.String(128)),
+    sa.Column("close_reason", sa.Text),
+)
+
 _TYPES = {
     "string": sa.Text,
     "integer": sa.BigInteger,
@@ -142,8 +159,13 @@ def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
 
 
 def dataset_columns(contract: Contract) -> list[sa.Column]:
+    """Fields (sensitive ones as encrypted envelopes), blind indexes, then lineage."""
+    encrypted = {f.name for f in protect.encrypted_fields(contract)}
     return [
-        *(sa.Column(f.name, column_type(f), comment=f.title) for f in contract.fields),
+        *(sa.Column(f.name, sa.Text if f.name in encrypted else column_type(f),
+                    comment=f"{f.title} (AES-256-GCM)" if f.name in encrypted else f.title)
+          for f in contract.fields),
+        *(sa.Column(c, sa.String(64)) for c in protect.extra_index_columns(contract)),
         sa.Column("_record_hash", sa.String(32), nullable=False),
         sa.Column("_subject_key", sa.String(64)),
         sa.Column("_batch_id", sa.String(96), nullable=False),
@@ -161,7 +183,7 @@ def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
         # The only index: every lookup goes through the natural key (a record's
         # hash covers its key, so a stored twin always shares it). Each extra
         # index on a random key costs a load of a million rows ~15 s.
-        sa.UniqueConstraint(*contract.natural_key, name=f"uq_{contract.table}_key"),
+        sa.UniqueConstraint(*protect.key_columns(contract), name=f"uq_{contract.table}_key"),
         comment=contract.title,
     )
 

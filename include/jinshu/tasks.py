@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jinshu import consent_intake, exchange, ingest, ledger, opendata
+from jinshu import consent_intake, exchange, incident, ingest, leakguard, ledger, opendata, protect
 from jinshu.catalog import Contract, load_catalog
 from jinshu.objectstore import open_store
 from jinshu.report import batch_table
@@ -88,20 +88,36 @@ def fail_run_if_a_batch_failed(dataset_id: str) -> None:
     raise AirflowFailException(f"a batch of {dataset_id} failed: see the red task in its group")
 
 
+def _upload_reports(settings: Settings) -> None:
+    """Production: the built reports to the reports bucket (not the hidden staging files)."""
+    store = open_store(settings.quality_url, settings.s3_endpoint_url)
+    for path in sorted(settings.quality_dir.rglob("*")):
+        top = path.relative_to(settings.quality_dir).parts[0]
+        if path.is_file() and top != "gx" and not top.startswith("."):
+            store.write(path.relative_to(settings.quality_dir).as_posix(), path.read_bytes())
+    log.info("quality reports published to %s", store.url)
+
+
 def build_quality_reports() -> str:
-    """Rebuild the Data Docs and the department scorecard; returns the scorecard's path."""
+    """Rebuild the Data Docs and the department scorecard; returns the scorecard's path.
+
+    A report the leak guard blocks is not written (the previous one stays) and fails the task.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
     from jinshu import scorecard
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    paths = scorecard.build_reports(engine, settings.quality_dir, contracts)
-    if settings.quality_url:  # production: the reports bucket
-        store = open_store(settings.quality_url, settings.s3_endpoint_url)
-        for path in sorted(settings.quality_dir.rglob("*")):
-            if path.is_file() and "gx" not in path.relative_to(settings.quality_dir).parts[:1]:
-                store.write(path.relative_to(settings.quality_dir).as_posix(), path.read_bytes())
-        log.info("quality reports published to %s", store.url)
+    try:
+        paths = scorecard.build_reports(engine, settings.quality_dir, contracts)
+    except leakguard.LeakFound as leak:
+        if settings.quality_url:  # the reports that passed, beside the ones kept
+            _upload_reports(settings)
+        raise AirflowFailException(str(leak)) from leak
+    if settings.quality_url:
+        _upload_reports(settings)
     log.info("quality reports: %s", ", ".join(str(p) for p in paths.values()))
     return str(paths["scorecard"])
 
@@ -140,11 +156,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _publish(channel: str, dataset_id: str, publish) -> int:
+    """Suspended: skipped with the incident named; blocked by the leak guard: failed, no retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return publish()
+    except incident.DatasetSuspended as suspended:
+        log.warning("%s: %s", channel, suspended)
+        raise AirflowSkipException(str(suspended)) from suspended
+    except leakguard.LeakFound as leak:
+        log.error("%s: %s blocked by the leak guard, incident opened: %s", channel, dataset_id, leak)
+        raise AirflowFailException(str(leak)) from leak
+
+
 def publish_to_exchange(dataset_id: str) -> int:
     settings, contracts, contract = _context(dataset_id)
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    rows = exchange.publish(engine, contract, _now())
+    rows = _publish("exchange", dataset_id, lambda: exchange.publish(engine, contract, _now(),
+                                                                     protect.protector(settings)))
     log.info("exchange: %s published, %d rows", dataset_id, rows)
     return rows
 
@@ -154,15 +185,18 @@ def publish_open_dataset(dataset_id: str) -> int:
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
-    rows = opendata.publish(engine, store, contract, _now())
+    rows = _publish("open data", dataset_id, lambda: opendata.publish(engine, store, contract, _now()))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
 
 
 def write_open_catalog() -> str:
+    """The DCAT catalog of the open datasets that have a product (a withdrawn one drops out)."""
     settings, contracts, _ = _context()
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
-    opendata.write_catalog(store, [c for c in contracts.values() if c.is_open], _now())
+    live = [c for c in contracts.values() if c.is_open
+            and f"{c.id}/datapackage.json" in {o.key for o in store.list(f"{c.id}/")}]
+    opendata.write_catalog(store, live, _now())
     return f"{store.url}/catalog.json"
 
 
@@ -176,3 +210,38 @@ def central_asset(contract: Contract):
 def catalog_at_parse_time() -> dict[str, Contract]:
     """The catalog, for DAG files to generate DAGs from (files only, no DB or network)."""
     return _catalog(get_settings().catalog_dir)
+
+
+def rotate_data_keys(chunk_rows: int = 10_000) -> dict[str, int]:
+    """Re-encrypt every stored value to the active data key; a retry resumes where it stopped."""
+    from jinshu import protect, rotation
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    report = rotation.rotate(engine, contracts, protect.protector(settings), _now(), chunk_rows,
+                             actor="airflow:rotate_keys")
+    for dataset, fields in report.reencrypted.items():
+        log.info("%s: re-encrypted to %s: %s", dataset, report.active, fields)
+    log.info("%d value(s) re-encrypted in %d chunk(s); %d changed meanwhile",
+             report.total, report.chunks, report.skipped)
+    return {"reencrypted": report.total, "chunks": report.chunks, "skipped": report.skipped}
+
+
+def verify_data_keys() -> dict[str, int]:
+    """Decrypt and re-index every stored value; fails when one is off the active key or wrong."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jinshu import protect, rotation
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    report = rotation.verify(engine, contracts, protect.protector(settings))
+    log.info("key verification:\n%s", "\n".join(report.lines()))
+    if not report.ok:
+        raise AirflowFailException(
+            f"{report.not_active} value(s) not under the active key '{report.active}', "
+            f"{report.mismatches} mismatch(es): see the log. Fix: rerun the DAG for the former; "
+            "restore the latter from the source extract")
+    return {"checked": report.checked}

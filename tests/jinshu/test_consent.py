@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from jinshu import consent_intake, exchange
+from jinshu import consent_intake, exchange, protect
 from jinshu.cli import app
 from jinshu.generate import consent_extract, generate_extract, generate_frame
 from jinshu.objectstore import open_store
 from jinshu.report import collection_report
 from jinshu.store import engine_for, ensure_schema
-from tests.helpers import ingest_file, table_rows
+from tests.helpers import ingest_file, stored_records, table_rows
 
 DATASET, FIELD = "social_insurance_enrollment", "email"
 
@@ -53,7 +53,7 @@ def test_gate_keeps_granted_values_drops_the_rest_and_serves_every_record(
     drop_consents(settings, contracts, ids[:4] + ids[4:7], ["granted"] * 4 + ["refused"] * 3)
     result = ingest_file(settings, contracts, insurance, "x.csv", csv_of(people, insurance))
     assert (result.batch.rows_in, result.batch.stored, result.batch.quarantined) == (10, 10, 0)
-    stored = {r.id_number: r.email for r in table_rows(settings, insurance.table)}
+    stored = {r.id_number: r.email for r in stored_records(settings, insurance)}
     assert len(stored) == 10  # a refusal never blocks the service
     assert [stored[i] for i in ids[:4]] == [f"user{i}@example.cn" for i in range(4)]
     assert all(stored[i] is None for i in ids[4:])  # refused (4-6) and never asked (7-9)
@@ -70,17 +70,17 @@ def test_withdrawal_removes_stored_values_and_the_next_publish_drops_them(
     drop_consents(settings, contracts, ids[:3], ["granted"] * 3)
     ingest_file(settings, contracts, insurance, "x.csv", csv_of(people, insurance))
     engine = engine_for(settings.store_url)
-    exchange.publish(engine, insurance, datetime.now(UTC))
+    exchange.publish(engine, insurance, datetime.now(UTC), protect.protector(settings))
     assert sum(r.email is not None for r in table_rows(settings, f"ex_{DATASET}")) == 3
 
     counts = drop_consents(settings, contracts, ids[:1], ["withdrawn"], on="2026-11-20",
                            name="w.csv")
     assert counts.stored == 1
-    stored = {r.id_number: r.email for r in table_rows(settings, insurance.table)}
+    stored = {r.id_number: r.email for r in stored_records(settings, insurance)}
     assert stored[ids[0]] is None and stored[ids[1]] == "user1@example.cn"
     [withdrawal] = table_rows(settings, "consent_withdrawals")
     assert (withdrawal.field, withdrawal.values_removed) == (FIELD, 1)
-    exchange.publish(engine, insurance, datetime.now(UTC))
+    exchange.publish(engine, insurance, datetime.now(UTC), protect.protector(settings))
     published = [r for r in table_rows(settings, f"ex_{DATASET}") if r.email is not None]
     assert len(published) == 2
 
@@ -121,7 +121,7 @@ def test_same_day_refusal_beats_a_grant(settings, contracts, insurance, people):
     subject = people["id_number"].iloc[0]
     drop_consents(settings, contracts, [subject, subject], ["granted", "refused"])
     ingest_file(settings, contracts, insurance, "x.csv", csv_of(people.head(1), insurance))
-    [row] = table_rows(settings, insurance.table)
+    [row] = stored_records(settings, insurance)
     assert row.email is None
 
 

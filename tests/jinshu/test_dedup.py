@@ -155,3 +155,11 @@ def test_split_without_duplicates():
     f[RECORD_HASH] = record_hashes(f, ["a"])
     first, repeats = split_batch_duplicates(f)
     assert len(first) == 2 and repeats.empty
+
+
+def test_keyed_record_hash_differs_by_key_and_from_the_unkeyed_one():
+    f = frame(a=["140105199803071232"], b=["x"])
+    unkeyed = record_hashes(f, ["a", "b"])[0]
+    assert record_hashes(f, ["a", "b"], b"k" * 32)[0] != unkeyed
+    assert record_hashes(f, ["a", "b"], b"k" * 32)[0] != record_hashes(f, ["a", "b"], b"j" * 32)[0]
+    assert record_hashes(f, ["a", "b"], b"k" * 32)[0] == record_hashes(f, ["a", "b"], b"k" * 32)[0]

@@ -13,7 +13,16 @@ from jinshu import ingest
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import LocalStore, open_store
 from jinshu.store import duplicates, engine_for, scope_violations
-from tests.helpers import STAGES, drop, ingest_file, outcome_of, run_stages, table_rows
+from tests.helpers import (
+    STAGES,
+    drop,
+    ingest_file,
+    original_of,
+    outcome_of,
+    run_stages,
+    stored_records,
+    table_rows,
+)
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地行政区划代码,住址,登记日期\n"
 GOOD = [
@@ -39,7 +48,7 @@ def assert_adds_up(batch) -> None:
 def test_clean_file_is_stored_with_lineage(settings, contracts, household):
     result = ingest_file(settings, contracts, household, "clean.csv", csv(*GOOD))
     assert (result.batch.status, result.batch.rows_in, result.batch.stored) == ("loaded", 3, 3)
-    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    stored = {r.id_number: r for r in stored_records(settings, household)}
     assert set(stored) == {"140105199803071232", "14010520010815068X", "11010519491231002X"}
     row = stored["140105199803071232"]
     assert (row.sex, str(row.birth_date), row._batch_id, row._source_row) == (
@@ -65,7 +74,7 @@ def test_unusable_file_is_quarantined_whole_and_kept(settings, contracts, househ
     assert "Fix:" in reason.message
     kept = open_store(settings.landing_url).read(reason.original)
     assert kept == data  # the original bytes are kept aside
-    assert table_rows(settings, "ds_household_registration") == []
+    assert stored_records(settings, household) == []
 
 
 def test_header_only_file_is_quarantined_as_having_no_rows(settings, contracts, household):
@@ -83,7 +92,9 @@ def test_ragged_rows_are_quarantined_with_raw_text_and_the_rest_stored(settings,
     assert [(q.source_row, q.rule) for q in result.quarantine] == [(3, "ragged_row"),
                                                                    (4, "ragged_row")]
     assert "row 3" in result.quarantine[0].message
-    assert '"raw": "140105199803071232,张伟"' in result.quarantine[0].original
+    assert "140105199803071232" not in result.quarantine[0].original  # sealed at rest
+    assert '"raw": "140105199803071232,张伟"' in original_of(settings, household,
+                                                             result.quarantine[0])
 
 
 def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, household):
@@ -94,7 +105,7 @@ def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, househo
     assert (reason.source_row, reason.column_name, reason.rule) == (3, "id_number", "cn_ric")
     assert "file sx_gongan/household_registration/bad.csv, row 3, column id_number" in reason.message
     assert "Fix: send the 18-character number" in reason.message
-    assert '"公民身份号码": "140105199803071233"' in reason.original  # the value as received
+    assert '"公民身份号码": "140105199803071233"' in original_of(settings, household, reason)  # as received
 
 
 def test_full_width_digits_and_lower_case_x_are_normalized_and_accepted(settings, contracts,
@@ -102,7 +113,7 @@ def test_full_width_digits_and_lower_case_x_are_normalized_and_accepted(settings
     wide = "１４０１０５２００１０８１５０６８ｘ,　李娜　,女,2001年8月15日,汉族,１４０１０５,,"
     result = ingest_file(settings, contracts, household, "wide.csv", csv(wide))
     assert (result.batch.stored, result.batch.quarantined) == (1, 0)
-    [row] = table_rows(settings, "ds_household_registration")
+    [row] = stored_records(settings, household)
     assert (row.id_number, row.name, row.sex, str(row.birth_date), row.county_code) == (
         "14010520010815068X", "李娜", "2", "2001-08-15", "140105")
 
@@ -111,7 +122,7 @@ def test_quoted_newlines_stay_inside_the_value(settings, contracts, household):
     multi = GOOD[0].rsplit(",", 2)[0] + ',"山西省太原市小店区坞城路1号\n3单元",2020-01-02'
     result = ingest_file(settings, contracts, household, "quoted.csv", csv(multi, GOOD[1]))
     assert (result.batch.rows_in, result.batch.stored) == (2, 2)
-    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    stored = {r.id_number: r for r in stored_records(settings, household)}
     assert stored["140105199803071232"].address == "山西省太原市小店区坞城路1号\n3单元"
     assert stored["14010520010815068X"]._source_row == 3
 
@@ -133,12 +144,12 @@ def test_undeclared_column_is_counted_and_never_stored(settings, contracts, hous
 def test_the_same_file_twice_is_a_repeat_drop_that_changes_nothing(settings, contracts,
                                                                    household):
     first = ingest_file(settings, contracts, household, "a.csv", csv(*GOOD))
-    before = table_rows(settings, "ds_household_registration")
+    before = stored_records(settings, household)
     again = ingest_file(settings, contracts, household, "a-again.csv", csv(*GOOD))
     assert again.batch.status == "repeat_drop"
     assert again.batch.repeat_of == first.batch.batch_id
     assert (again.batch.rows_in, again.batch.stored) == (0, 0)
-    assert table_rows(settings, "ds_household_registration") == before
+    assert stored_records(settings, household) == before
 
 
 def test_records_seen_before_are_duplicates_pointing_at_their_twin(settings, contracts,
@@ -148,7 +159,7 @@ def test_records_seen_before_are_duplicates_pointing_at_their_twin(settings, con
     result = ingest_file(settings, contracts, household, "b.csv", csv(GOOD[0], GOOD[0], changed))
     assert_adds_up(result.batch)
     assert (result.batch.stored, result.batch.duplicates) == (1, 2)
-    stored = {r.id_number: r for r in table_rows(settings, "ds_household_registration")}
+    stored = {r.id_number: r for r in stored_records(settings, household)}
     assert stored["11010519491231002X"].name == "王芳芳"  # upsert on the natural key
     with engine_for(settings.store_url).connect() as conn:
         twins = conn.execute(sa.select(duplicates.c.record_hash)
@@ -161,7 +172,7 @@ def test_retried_stages_and_reruns_change_nothing(settings, contracts, household
     [batch_id] = run_stages(settings, contracts, household)
     first = outcome_of(settings, key).batch
     ledger_before = table_rows(settings, "batches")
-    data_before = table_rows(settings, "ds_household_registration")
+    data_before = stored_records(settings, household)
     assert ingest.load(settings, household, batch_id).stored == first.stored
     reads = []
     monkeypatch.setattr(LocalStore, "read", lambda self, key: reads.append(key) or b"")
@@ -171,7 +182,7 @@ def test_retried_stages_and_reruns_change_nothing(settings, contracts, household
     with pytest.raises(ingest.BatchClosed):
         STAGES[0](settings, household, batch_id)
     assert table_rows(settings, "batches") == ledger_before
-    assert table_rows(settings, "ds_household_registration") == data_before
+    assert stored_records(settings, household) == data_before
     twin = next(r for r in data_before if r.id_number == "140105199803071232")
     assert [tuple(r) for r in table_rows(settings, "duplicates")] == [
         (batch_id, 5, twin._record_hash)]
@@ -211,3 +222,23 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
     [kept] = outcome_of(settings, key).quarantine
     assert open_store(settings.landing_url).read(kept.original) == data
     assert not (settings.work_dir / batch_id).exists()  # no stage files with clear values left
+
+
+def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, contracts,
+                                                                    household):
+    data = csv(*(f"{row},涉密内容{i}" for i, row in enumerate(GOOD)),
+               header=HEADER.rstrip("\n") + ",备注（机密★10年）\n")
+    result = ingest_file(settings, contracts, household, "marked.csv", data)
+    assert result.batch.status == "quarantined"
+    assert (result.batch.rows_in, result.batch.stored) == (0, 0)
+    [reason] = result.quarantine
+    assert reason.rule == "state_secret"
+    assert "备注（机密★10年）" in reason.message and "Fix:" in reason.message
+    assert stored_records(settings, household) == []
+    landing = open_store(settings.landing_url)
+    kept = [o.key for o in landing.list("") if o.key.startswith("_quarantine/")]
+    assert kept == []  # no copy of a classified file is made
+    with engine_for(settings.store_url).connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                assert "涉密内容" not in repr(tuple(row)), table

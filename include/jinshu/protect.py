@@ -1,0 +1,164 @@
+"""The protection policy: what a field's sensitivity means at rest and on the way out.
+
+===================  =======================================  ===========================
+sensitivity          in the central store                     leaving the central store
+===================  =======================================  ===========================
+sensitive_personal   AES-256-GCM envelope + keyed blind index  masked (no grant gives more)
+personal             clear                                    masked unless entitled
+trade_secret         clear                                    masked; never opened
+state_secret         refused at contract load and at ingest   --
+internal, public     clear                                    as sharing/open class say
+===================  =======================================  ===========================
+
+An envelope is ``<key id>:<base64(nonce | ciphertext | tag)>``: the key id
+travels with the value, and ``<dataset>.<field>`` is bound as associated
+data, so a value copied into another column or dataset fails to decrypt.
+The blind index is HMAC-SHA256 under the index key (:mod:`jinshu.keys`); for
+the subject's identifier it is the subject pseudonym itself. Records are
+matched and deduplicated on blind indexes, never on ciphertexts.
+
+Encryption runs once per distinct value of a batch (with a fresh random
+nonce each), so equal values in a batch share a ciphertext. That reveals no
+more than the blind index already does: which stored values are equal.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+
+import pandas as pd
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from jinshu.catalog import Contract, FieldSpec
+from jinshu.dedup import SUBJECT_KEY, Pseudonymizer
+from jinshu.keys import Keyring
+
+ENCRYPTED = "sensitive_personal"
+MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
+REFUSED = "state_secret"
+NONCE_BYTES = 12
+
+
+class UndecryptableValue(ValueError):
+    """A stored value fails authentication: tampered, moved, or under an unknown key."""
+
+
+def encrypted_fields(contract: Contract) -> list[FieldSpec]:
+    return [f for f in contract.fields if f.sensitivity == ENCRYPTED]
+
+
+def blind_index_column(contract: Contract, field: str) -> str:
+    """The column holding ``field``'s blind index (the pseudonym, for the subject key)."""
+    return SUBJECT_KEY if field == contract.subject_key else f"_bidx_{field}"
+
+
+def extra_index_columns(contract: Contract) -> list[str]:
+    """Blind-index columns a dataset table needs beyond ``_subject_key``."""
+    return [blind_index_column(contract, f.name) for f in encrypted_fields(contract)
+            if f.name != contract.subject_key]
+
+
+def key_columns(contract: Contract) -> list[str]:
+    """Stored columns of the natural key: encrypted fields are matched by blind index."""
+    encrypted = {f.name for f in encrypted_fields(contract)}
+    return [blind_index_column(contract, k) if k in encrypted else k for k in contract.natural_key]
+
+
+def _aad(contract: Contract, field: str) -> bytes:
+    return f"{contract.id}.{field}".encode()
+
+
+def key_id_of(envelope: str) -> str:
+    return envelope.split(":", 1)[0]
+
+
+class Protector:
+    """Encrypts, decrypts and blind-indexes a dataset's sensitive fields."""
+
+    def __init__(self, keyring: Keyring, pseudonyms: Pseudonymizer) -> None:
+        self.keyring, self.pseudonyms = keyring, pseudonyms
+        self._ciphers: dict[str, AESGCM] = {}
+
+    def _cipher(self, key_id: str) -> AESGCM:
+        if key_id not in self._ciphers:
+            self._ciphers[key_id] = AESGCM(self.keyring.key(key_id))
+        return self._ciphers[key_id]
+
+    def encrypt(self, values: pd.Series, contract: Contract, field: str,
+                key_id: str | None = None) -> pd.Series:
+        """Envelopes under ``key_id`` (default: the active key); missing stays missing."""
+        key_id = key_id or self.keyring.active
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        if len(distinct) == 0:
+            return pd.Series(pd.NA, index=values.index, dtype="str")
+        encrypt, aad, prefix = self._cipher(key_id).encrypt, _aad(contract, field), f"{key_id}:"
+        nonces = os.urandom(NONCE_BYTES * len(distinct))
+        envelopes = [
+            prefix + binascii.b2a_base64(
+                nonce + encrypt(nonce, value.encode(), aad), newline=False).decode("ascii")
+            for nonce, value in zip(
+                (nonces[i:i + NONCE_BYTES] for i in range(0, len(nonces), NONCE_BYTES)),
+                distinct.tolist(), strict=True)
+        ]
+        out = pd.Series(envelopes, dtype="str").take(codes.clip(min=0))
+        out.index = values.index
+        return out.mask(codes < 0)
+
+    def decrypt(self, envelopes: pd.Series, contract: Contract, field: str) -> pd.Series:
+        """Clear values of ``field``; raises :class:`UndecryptableValue` on any bad envelope."""
+        codes, distinct = pd.factorize(envelopes, use_na_sentinel=True)
+        aad, clear = _aad(contract, field), []
+        for envelope in distinct.tolist():
+            key_id, _, body = envelope.partition(":")
+            cipher = self._cipher(key_id)  # an unknown key id raises KeyringError, naming it
+            try:
+                raw = binascii.a2b_base64(body, strict_mode=True)
+                plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+            except (InvalidTag, ValueError) as error:
+                raise UndecryptableValue(
+                    f"{contract.table}.{field}: a value under key '{key_id}' fails authentication "
+                    "(modified, or copied from another field). Fix: restore it from the source "
+                    "extract") from error
+            clear.append(plain.decode())
+        out = pd.Series(clear or [""], dtype="str").take(codes.clip(min=0))
+        out.index = envelopes.index
+        return out.mask(codes < 0)
+
+    def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+        """``frame`` with sensitive fields encrypted and their blind indexes added.
+
+        Expects ``_subject_key`` already set (the dedup stage computes it).
+        """
+        out = frame.copy()
+        for spec in encrypted_fields(contract):
+            if spec.name != contract.subject_key:
+                out[blind_index_column(contract, spec.name)] = self.pseudonyms.many(frame[spec.name])
+            out[spec.name] = self.encrypt(frame[spec.name], contract, spec.name)
+        return out
+
+    def reveal(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+        """``frame`` (rows of a dataset table) with its sensitive fields in the clear."""
+        out = frame.copy()
+        for spec in encrypted_fields(contract):
+            if spec.name in out:
+                out[spec.name] = self.decrypt(out[spec.name].astype("str"), contract, spec.name)
+        return out
+
+
+ORIGINALS = "_original"  # pseudo-field: a quarantined row's values as received
+
+
+def seal_originals(originals: pd.Series, contract: Contract, protector: Protector) -> pd.Series:
+    """Quarantined rows of a dataset with sensitive fields keep their originals encrypted."""
+    if not encrypted_fields(contract) or originals.empty:
+        return originals
+    return protector.encrypt(originals.astype("str"), contract, ORIGINALS)
+
+
+def protector(settings) -> Protector:
+    """The protector for this process's keys."""
+    from jinshu.keys import data_keyring, pseudonym_key
+
+    return Protector(data_keyring(settings), Pseudonymizer(pseudonym_key(settings)))

@@ -1,0 +1,244 @@
+"""Incident response and the leak guard on every outgoing artifact (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from jinshu import audit, exchange, incident, opendata, quality, scorecard, tasks
+from jinshu.cli import app
+from jinshu.generate import generate_frame, render_extract
+from jinshu.leakguard import LeakFound
+from jinshu.objectstore import open_store
+from jinshu.store import batches, engine_for, ensure_schema, incidents
+from tests.helpers import ingest_file, table_rows
+
+RAW_ID = "140105199803071232"  # a valid resident ID: address code, birth date, check digit
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+DATASET = "vaccination_sites"  # shareable and open
+
+
+@pytest.fixture
+def sites(settings, contracts):
+    """Vaccination sites in the store (20 records), the engine and the open-data store."""
+    contract = contracts[DATASET]
+    ingest(settings, contracts, "a.csv", seed=1)
+    engine = engine_for(settings.store_url)
+    return contract, engine, open_store(settings.open_data_url)
+
+
+def ingest(settings, contracts, name: str, seed: int, leak: bool = False) -> None:
+    contract = contracts[DATASET]
+    frame = generate_frame(contract, 20, seed=seed)
+    if leak:
+        frame.loc[3, "address"] = f"山西省太原市小店区 联系人身份证{RAW_ID}"
+    ingest_file(settings, contracts, contract, name, render_extract(contract, frame, seed=seed)[1])
+
+
+def current(store, dataset: str = DATASET) -> dict[str, bytes]:
+    """The public current copy: ``<dataset>/<file>``, versions left out."""
+    return {o.key: store.read(o.key) for o in store.list(f"{dataset}/") if o.key.count("/") == 1}
+
+
+def trail(engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        assert audit.verify(conn).intact
+        return [(r.action, r.actor) for r in conn.execute(
+            sa.select(audit.audit_log).where(audit.audit_log.c.action.not_in(["ingest"]))
+            .order_by(audit.audit_log.c.seq))]
+
+
+def test_open_suspends_the_exchange_and_close_restores_it(sites):
+    contract, engine, store = sites
+    assert exchange.publish(engine, contract, T0) == 20
+    assert len(exchange.read(engine, DATASET, "sx_gongan", T0)) == 20
+
+    opened = incident.open_incident(engine, store, DATASET, "wrong coordinates reported", "alice",
+                                    T0 + timedelta(hours=1))
+    with engine.connect() as conn:
+        assert incident.is_suspended(conn, DATASET)
+        [row] = incident.active_incidents(conn)
+    assert (row.id, row.opened_by, row.reason) == (opened.incident_id, "alice", "wrong coordinates reported")
+    with pytest.raises(incident.DatasetSuspended, match=rf"suspended by incident #{row.id} .*alice"):
+        exchange.read(engine, DATASET, "sx_gongan", T0)
+    with pytest.raises(incident.DatasetSuspended):
+        exchange.publish(engine, contract, T0 + timedelta(hours=2))
+    with pytest.raises(incident.DatasetSuspended):
+        opendata.publish(engine, store, contract, T0 + timedelta(hours=2))
+
+    assert incident.close_incident(engine, DATASET, "coordinates corrected", "bob",
+                                   T0 + timedelta(hours=3)) == [row.id]
+    with engine.connect() as conn:
+        assert not incident.is_suspended(conn, DATASET) and incident.active_incidents(conn) == []
+        closed = conn.execute(sa.select(incidents)).one()
+    assert (closed.closed_by, closed.close_reason) == ("bob", "coordinates corrected")
+    assert exchange.publish(engine, contract, T0 + timedelta(hours=4)) == 20
+    assert len(exchange.read(engine, DATASET, "sx_gongan", T0)) == 20
+    assert opendata.publish(engine, store, contract, T0 + timedelta(hours=4)) == 20
+    with pytest.raises(incident.IncidentError, match="no open incident"):
+        incident.close_incident(engine, DATASET, "again", "bob", T0)
+    assert trail(engine) == [
+        ("publish_exchange", "jinshu"), ("exchange_read", "sx_gongan"), ("incident_opened", "alice"),
+        ("exchange_read_refused", "sx_gongan"), ("incident_closed", "bob"),
+        ("publish_exchange", "jinshu"), ("exchange_read", "sx_gongan"), ("publish_open_data", "jinshu")]
+
+
+def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contracts, sites):
+    contract, engine, store = sites
+    opendata.publish(engine, store, contract, T0)
+    first = current(store)
+    ingest(settings, contracts, "b.csv", seed=2)
+    opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+    second = current(store)
+    assert set(second) == set(first) == {f"{DATASET}/{n}" for n in (
+        f"{DATASET}.csv", f"{DATASET}.json", f"{DATASET}.parquet", "datapackage.json")}
+    assert second != first
+    v1, v2 = (opendata.version_key(contract, T0 + timedelta(hours=h)) for h in (0, 1))
+    assert {store.read(f"{v2}{k.rsplit('/', 1)[1]}") for k in second} == set(second.values())
+
+    opened = incident.open_incident(engine, store, DATASET, "bad batch b", "alice", T0 + timedelta(hours=2))
+    assert current(store) == first
+    assert opened.open_data == f"{store.url}/{v1}"
+    assert store.list(v2) == []  # the unsafe version is not left in the public store
+
+    incident.close_incident(engine, DATASET, "batch b fixed", "bob", T0 + timedelta(hours=3))
+    opendata.publish(engine, store, contract, T0 + timedelta(hours=4))  # the next run republishes
+    assert current(store) != first
+    incident.open_incident(engine, store, DATASET, "still wrong", "carol", T0 + timedelta(hours=5))
+    assert current(store) == first  # skips the version the first incident found unsafe
+    assert [a for a in trail(engine) if a[0] != "publish_open_data"] == [
+        ("incident_opened", "alice"), ("open_data_withdrawn", "alice"), ("incident_closed", "bob"),
+        ("incident_opened", "carol"), ("open_data_withdrawn", "carol")]
+
+
+def test_open_without_a_previous_version_removes_the_product(sites, settings, monkeypatch):
+    contract, engine, store = sites
+    opendata.publish(engine, store, contract, T0)
+    opened = incident.open_incident(engine, store, DATASET, "published by mistake", "alice", T0)
+    assert opened.open_data is None
+    assert store.list(f"{DATASET}/") == []
+
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    tasks.write_open_catalog()
+    catalog = json.loads(store.read("catalog.json"))
+    assert DATASET not in {d["dct:identifier"] for d in catalog["dcat:dataset"]}
+
+
+def test_a_raw_id_blocks_the_exchange_keeps_its_contents_and_opens_an_incident(
+        settings, contracts, sites):
+    contract, engine, _ = sites
+    exchange.publish(engine, contract, T0)
+    before = sorted(table_rows(settings, f"ex_{DATASET}"))
+    ingest(settings, contracts, "b.csv", seed=2, leak=True)
+    with pytest.raises(LeakFound, match=rf"ex_{DATASET} rows .*cn_ric") as blocked:
+        exchange.publish(engine, contract, T0 + timedelta(hours=1))
+    assert RAW_ID not in str(blocked.value)
+    assert sorted(table_rows(settings, f"ex_{DATASET}")) == before
+    with engine.connect() as conn:
+        [row] = incident.active_incidents(conn, DATASET)
+    assert row.opened_by == incident.LEAK_GUARD and "exchange" in row.reason
+    with pytest.raises(incident.DatasetSuspended):
+        exchange.read(engine, DATASET, "sx_gongan")
+    actions = trail(engine)
+    assert actions[-3:-1] == [("publication_blocked", "jinshu"), ("incident_opened", incident.LEAK_GUARD)]
+    assert RAW_ID not in repr(table_rows(settings, "audit_log"))
+
+
+def test_a_raw_id_blocks_open_data_keeps_the_live_version_and_opens_an_incident(
+        settings, contracts, sites):
+    contract, engine, store = sites
+    opendata.publish(engine, store, contract, T0)
+    live = current(store)
+    ingest(settings, contracts, "b.csv", seed=2, leak=True)
+    with pytest.raises(LeakFound, match="cn_ric"):
+        opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+    assert current(store) == live
+    assert store.list(opendata.version_key(contract, T0 + timedelta(hours=1))) == []
+    with engine.connect() as conn:
+        assert incident.is_suspended(conn, DATASET)
+    with pytest.raises(incident.DatasetSuspended):  # the next run does not try again
+        opendata.publish(engine, store, contract, T0 + timedelta(hours=2))
+    assert ("incident_opened", incident.LEAK_GUARD) in trail(engine)
+
+
+def test_a_report_with_a_raw_id_is_not_written(settings, contracts, tmp_path):
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    household = contracts["household_registration"]
+
+    def batch(batch_id: str, at: datetime, sample: list[str]) -> None:
+        result = quality.QualityResult(
+            "id_number.format", "critical", not sample, "1/200 unexpected", len(sample), sample,
+            "ExpectColumnValuesToMatchRegex", {"column": "id_number", "regex": "^[0-9]{17}[0-9X]$"}, 200)
+        with engine.begin() as conn:
+            conn.execute(batches.insert().values(
+                batch_id=batch_id, dataset_id=household.id, department=household.department.code,
+                file_key=f"{batch_id}.csv", file_checksum="0" * 64, file_size=1, file_modified=at,
+                received_at=at, status="loaded", rows_in=200, stored=200, finished_at=at))
+            quality.store_results(conn, batch_id, household.id, [result], at)
+
+    out = tmp_path / "reports"
+    batch("household_registration-a", T0, [])
+    paths = scorecard.build_reports(engine, out, contracts, now=T0)
+    pages = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert paths["scorecard"] in pages and paths["data_docs"] in pages
+
+    batch("household_registration-b", T0 + timedelta(hours=1), [RAW_ID])  # a masking bug
+    with pytest.raises(LeakFound, match=r"scorecard\.html"):
+        scorecard.build_reports(engine, out, contracts, now=T0 + timedelta(hours=1))
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == pages
+    with engine.connect() as conn:
+        blocked = conn.execute(sa.select(audit.audit_log.c.details)
+                               .where(audit.audit_log.c.action == "report_blocked")).scalars().all()
+    assert len(blocked) == 2 and any("data-docs" in d for d in blocked)
+    assert all(RAW_ID not in d for d in blocked)
+
+
+def test_cli_opens_lists_and_closes_an_incident(sites, settings, monkeypatch):
+    contract, engine, store = sites
+    opendata.publish(engine, store, contract, T0)
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url,
+                       "USER": "bob"}.items():
+        monkeypatch.setenv(key, str(value))
+    runner = CliRunner()
+    opened = runner.invoke(app, ["incident", "open", DATASET, "--reason", "leak reported", "--by",
+                                 "alice"])
+    assert opened.exit_code == 0, opened.output
+    assert "incident #1 opened" in opened.output and "open data live: none" in opened.output
+    assert current(store) == {}
+    listed = runner.invoke(app, ["incident", "list"])
+    assert "#1" in listed.output and "alice" in listed.output and "leak reported" in listed.output
+    rejected = runner.invoke(app, ["incident", "open", DATASET, "--reason", f"see {RAW_ID}"])
+    assert rejected.exit_code == 1 and "raw identifier" in rejected.output
+    assert runner.invoke(app, ["incident", "open", "nope", "--reason", "x"]).exit_code == 2
+
+    closed = runner.invoke(app, ["incident", "close", DATASET, "--reason", "false alarm"])
+    assert closed.exit_code == 0 and "closed incident(s) #1" in closed.output
+    assert "no open incident" in runner.invoke(app, ["incident", "list"]).output
+    again = runner.invoke(app, ["incident", "close", DATASET, "--reason", "false alarm"])
+    assert again.exit_code == 1 and "has no open incident" in again.output
+    assert [a for a in trail(engine) if a[0].startswith("incident")] == [
+        ("incident_opened", "alice"), ("incident_closed", "bob")]
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+
+
+def test_publish_tasks_skip_a_suspended_dataset_and_fail_on_a_leak(sites, settings, contracts,
+                                                                   monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    _, engine, store = sites
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    incident.open_incident(engine, store, DATASET, "under review", "alice", T0)
+    for publish in (tasks.publish_to_exchange, tasks.publish_open_dataset):
+        with pytest.raises(AirflowSkipException, match="suspended by incident #1"):
+            publish(DATASET)
+    incident.close_incident(engine, DATASET, "reviewed", "alice", T0)
+    ingest(settings, contracts, "b.csv", seed=2, leak=True)
+    with pytest.raises(AirflowFailException, match="cn_ric"):  # no retry: it would only be skipped
+        tasks.publish_to_exchange(DATASET)
