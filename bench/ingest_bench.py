@@ -9,7 +9,9 @@ One run does, in order:
 3. runs the real ingest stages -- ``discover``, ``read``, ``conform_stage``,
    ``check_stage``, ``dedup_stage``, ``load`` -- in a child process (this script with
    ``--stages-only``), timing each, and takes the child's peak RSS from
-   ``getrusage(RUSAGE_CHILDREN)`` so generation memory is not counted;
+   ``getrusage(RUSAGE_CHILDREN)`` so generation memory is not counted; within the load,
+   the time spent encrypting the two sensitive fields and computing blind indexes
+   (the cost of protection) is reported on its own line;
 4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
 5. times two baselines on the same file and database: PostgreSQL ``COPY`` of the raw CSV
    into an all-text table (the floor) and naive pandas ``read_csv`` + ``to_sql``;
@@ -70,6 +72,7 @@ class IngestResult:
     seconds: dict[str, float]
     counts: dict[str, int]
     self_maxrss_kb: int
+    protection_seconds: float = 0.0  # inside load: encrypting sensitive fields + blind indexes
 
 
 @dataclass
@@ -174,6 +177,27 @@ def generate(home: Path, rows: int, results: Results) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def protection_timer() -> Iterator[list[float]]:
+    """Accumulate the seconds spent in :meth:`Protector.protect` (the cost of protection)."""
+    from jinshu.protect import Protector
+
+    spent, original = [0.0], Protector.protect
+
+    def timed_protect(self, frame, contract):
+        start = time.perf_counter()
+        try:
+            return original(self, frame, contract)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    Protector.protect = timed_protect
+    try:
+        yield spent
+    finally:
+        Protector.protect = original
+
+
 def run_stages(home: Path, store_url: str) -> IngestResult:
     """The ingest stages exactly as the DAG's tasks call them, each timed."""
     from jinshu import ingest
@@ -192,10 +216,10 @@ def run_stages(home: Path, store_url: str) -> IngestResult:
     for name, stage in ingest.STAGES:
         with timed(seconds, name):
             stage(settings, contract, batch_id)
-    with timed(seconds, "load"):
+    with timed(seconds, "load"), protection_timer() as protection:
         counts = ingest.load(settings, contract, batch_id)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return IngestResult(batch_id, seconds, asdict(counts), maxrss)
+    return IngestResult(batch_id, seconds, asdict(counts), maxrss, protection[0])
 
 
 def ingest_in_child(home: Path, store_url: str, results: Results) -> None:
@@ -309,6 +333,7 @@ def report(results: Results) -> str:
     if ingest:
         for stage in STAGES:
             line(f"  {stage}", ingest.seconds[stage])
+        line("    of which protection", ingest.protection_seconds)
         line("ingest end to end (discover..load)", results.end_to_end)
     lines.append("")
     line("COPY raw CSV (floor)", results.copy_seconds, results.copy_rows)

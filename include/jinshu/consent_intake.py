@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from jinshu import consent, ingest, ledger, protect
+from jinshu import audit, consent, ingest, ledger, protect
 from jinshu.catalog import Contract, Department
 from jinshu.conform import conform
 from jinshu.dedup import Pseudonymizer
@@ -126,13 +126,14 @@ def record_one(settings: Settings, contracts: dict[str, Contract], *, dataset: s
 
 
 def decisions_of(settings: Settings, id_number: str) -> list[str]:
-    """One line per decision and withdrawal for the subject, oldest first."""
+    """One line per decision and withdrawal for the subject, oldest first (an audited lookup)."""
     from jinshu.formats import cn_ric
     from jinshu.store import consents, withdrawals
 
     normalized = cn_ric.normalize(pd.Series([id_number.strip()], dtype="str"))
     subject = Pseudonymizer(pseudonym_key(settings)).one(normalized.iloc[0])
-    with engine_for(settings.store_url).connect() as conn:
+    with engine_for(settings.store_url).begin() as conn:
+        audit.append(conn, "consent_lookup", subject, actor=f"cli:{getpass.getuser()}")
         decided = conn.execute(consents.select().where(consents.c.subject_key == subject)
                                .order_by(consents.c.decided_on, consents.c.id)).all()
         honored = conn.execute(withdrawals.select().where(withdrawals.c.subject_key == subject)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from jinshu import audit, generate, ledger
+from jinshu import audit, generate, ledger, protect
 from jinshu.catalog import Contract, load_catalog
 from jinshu.report import batch_table, collection_report, render_collection
 from jinshu.settings import Settings
@@ -153,9 +153,17 @@ def main(rows: int = 200) -> int:
 
     engine = engine_for(settings.store_url)
     print("\n" + render_quality_text(engine, contracts))
+    from jinshu.rotation import key_counts
+
+    sealed: dict[str, int] = {}
+    for (dataset, field, key_id), n in sorted(key_counts(engine, contracts).items()):
+        if field != protect.ORIGINALS:
+            sealed[f"{dataset}.{field} ({key_id})"] = n
+    print("\nencrypted at rest (AES-256-GCM, key id): "
+          + ", ".join(f"{name} {n}" for name, n in sealed.items()))
     with engine.connect() as conn:
         verdict = audit.verify(conn)
-    print(f"\naudit log: {verdict.entries} entries, "
+    print(f"audit log: {verdict.entries} entries, "
           + ("hash chain intact" if verdict.intact else f"BROKEN at {verdict.first_broken}"))
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")

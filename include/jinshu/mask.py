@@ -16,6 +16,8 @@ to a person reading the record and no more.
 ['l***@example.cn']
 >>> date_year(pd.Series(["1998-03-07"])).tolist()
 ['1998']
+>>> age_band(pd.Series(["7", "37", "64", "101"])).tolist()
+['0-9', '30-39', '60-69', '100+']
 """
 
 from __future__ import annotations
@@ -76,6 +78,14 @@ def date_month(values: pd.Series) -> pd.Series:
     return values.astype("str").str.slice(0, 7)
 
 
+def age_band(values: pd.Series) -> pd.Series:
+    """Ages as ten-year bands (``30-39``), ``100+`` at the top; non-numbers hidden."""
+    years = pd.to_numeric(values, errors="coerce")
+    low = (years // 10 * 10).astype("Int64").astype("str")
+    bands = low + "-" + (years // 10 * 10 + 9).astype("Int64").astype("str")
+    return bands.mask(years >= 100, "100+").mask(years.isna() | (years < 0), "***")
+
+
 def generic(values: pd.Series) -> pd.Series:
     """Nothing of the value is shown: even one character can be the whole answer (男, 汉)."""
     return pd.Series("***", index=values.index, dtype="str")
@@ -84,7 +94,7 @@ def generic(values: pd.Series) -> pd.Series:
 MASKS: dict[str, Callable[[pd.Series], pd.Series]] = {
     "name": name, "cn_ric": cn_ric, "mobile": mobile, "bank_card": bank_card,
     "address": address, "email": email, "date_year": date_year, "date_month": date_month,
-    "generic": generic,
+    "age_band": age_band, "generic": generic,
 }
 
 

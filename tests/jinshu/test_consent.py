@@ -163,3 +163,8 @@ def test_consent_cli_records_checks_and_shows(settings, contracts, monkeypatch):
     with engine_for(settings.store_url).connect() as conn:
         stored = conn.execute(sa.text("SELECT * FROM consents")).all()
     assert len(stored) == 1 and "14010520010815068" not in repr(stored)
+    with engine_for(settings.store_url).connect() as conn:
+        trail = conn.execute(sa.text("SELECT action, subject, actor FROM audit_log ORDER BY seq")).all()
+    lookups = [t for t in trail if t.action == "consent_lookup"]
+    assert len(lookups) == 1 and lookups[0].subject == stored[0].subject_key  # a pseudonym
+    assert lookups[0].actor.startswith("cli:") and "14010520010815068" not in repr(trail)

@@ -32,6 +32,10 @@ def masked(kind: str, *values: str | None) -> list:
     pytest.param("date_year", "1998-03-07", "1998", id="date-year"),
     pytest.param("date_month", "1998-03-07", "1998-03", id="date-month"),
     pytest.param("generic", "汾阳市", "***", id="generic"),
+    pytest.param("age_band", "37", "30-39", id="age-band"),
+    pytest.param("age_band", "9", "0-9", id="age-band-child"),
+    pytest.param("age_band", "104", "100+", id="age-band-top"),
+    pytest.param("age_band", "三十", "***", id="age-not-a-number"),
 ])
 def test_mask_examples(kind, value, expected):
     assert masked(kind, value) == [expected]
