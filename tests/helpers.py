@@ -81,7 +81,8 @@ def table_rows(settings: Settings, table: str) -> list[sa.Row]:
 def stored_records(settings: Settings, contract: Contract) -> list[SimpleNamespace]:
     """A dataset's stored rows with sensitive fields decrypted, one namespace per row."""
     with engine_for(settings.store_url).connect() as conn:
-        frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}"'), conn)
+        frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}" ORDER BY _record_hash'),
+                            conn)
     frame = protect.protector(settings).reveal(frame, contract)
     return [SimpleNamespace(**row) for row in frame.astype(object).where(frame.notna(), None)
             .to_dict("records")]

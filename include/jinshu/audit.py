@@ -4,9 +4,10 @@ Grain of ``audit_log``: one row per recorded action (key ``seq``, 1, 2, 3…).
 ``hash = SHA-256(prev_hash | seq | at | actor | action | subject | details)``,
 so changing, deleting or reordering any entry breaks the chain from that
 entry on, and :func:`verify` names the first broken one. Details hold counts
-and ids, never personal values. (Cutting entries off the end is not visible
-from the chain alone: keep the latest hash somewhere else, e.g. in the
-exchange's daily report.)
+and ids, never personal values. Cutting entries off the end is not visible
+from the chain alone: record the head (:func:`head`, ``jinshu audit head``)
+somewhere else, e.g. in the operations log, and verify against it
+(``jinshu audit verify --anchor SEQ:HASH``).
 """
 
 from __future__ import annotations
@@ -69,8 +70,35 @@ class Verdict:
         return self.first_broken is None
 
 
-def verify(conn: Connection) -> Verdict:
-    """Walk the chain in ``seq`` order; name the first entry that does not hold."""
+def head(conn: Connection) -> str:
+    """``seq:hash`` of the latest entry: an anchor to keep outside the store."""
+    row = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash)
+                       .order_by(audit_log.c.seq.desc()).limit(1)).first()
+    return f"{row.seq}:{row.hash}" if row else f"0:{GENESIS}"
+
+
+def verify(conn: Connection, anchor: str | None = None) -> Verdict:
+    """Walk the chain in ``seq`` order; name the first entry that does not hold.
+
+    With ``anchor`` (an earlier :func:`head`), entries up to it must still be there
+    unchanged: a log cut back below the anchor is broken at the first missing entry.
+    """
+    verdict = _walk(conn)
+    if anchor is None or not verdict.intact:
+        return verdict
+    seq, _, anchored_hash = anchor.partition(":")
+    if not seq.isdigit() or len(anchored_hash) != 64:
+        raise ValueError(f"anchor '{anchor}' is not SEQ:HASH as `jinshu audit head` prints it")
+    if int(seq) > verdict.entries:
+        return Verdict(verdict.entries, verdict.entries + 1,
+                       f"entries {verdict.entries + 1}-{seq} were cut off the end")
+    row = conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == int(seq))).first()
+    if int(seq) and row.hash != anchored_hash:
+        return Verdict(verdict.entries, int(seq), "differs from the anchored entry (log rebuilt)")
+    return verdict
+
+
+def _walk(conn: Connection) -> Verdict:
     expected_seq, prev = 1, GENESIS
     count = 0
     for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.seq)):

@@ -198,17 +198,33 @@ def consent_show(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchor: Annotated[str | None, typer.Option(help="SEQ:HASH from an earlier `audit head`: "
+                                                    "also detects entries cut off the end")] = None,
+) -> None:
     """Check the hash chain; exit 1 and name the first broken entry if it does not hold."""
     from jinshu import audit
 
     with _store(Settings.from_env()).connect() as conn:
-        verdict = audit.verify(conn)
+        try:
+            verdict = audit.verify(conn, anchor)
+        except ValueError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from error
     if verdict.intact:
         typer.echo(f"audit log intact: {verdict.entries} entries")
         return
     typer.echo(f"audit log BROKEN at entry {verdict.first_broken}: {verdict.reason}", err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print SEQ:HASH of the latest entry; keep it outside the store to anchor verification."""
+    from jinshu import audit
+
+    with _store(Settings.from_env()).connect() as conn:
+        typer.echo(audit.head(conn))
 
 
 @audit_app.command("show")

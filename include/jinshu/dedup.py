@@ -13,10 +13,13 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from jinshu.parallel import split_map
 
 RECORD_HASH = "_record_hash"
 SUBJECT_KEY = "_subject_key"
@@ -34,10 +37,32 @@ def record_hashes(frame: pd.DataFrame, fields: list[str], key: bytes = b"") -> p
         *columns, pa.scalar(_SEPARATOR, pa.large_string()),
         null_handling="replace", null_replacement=_NULL,
     )
-    blake2b = hashlib.blake2b
-    digests = [blake2b(v.encode(), digest_size=16, key=key[:64]).hexdigest()
-               for v in joined.to_pylist()]
+    digests = split_map(partial(_blake2b_hex, key[:64]), joined.to_pylist())
     return pd.Series(digests, dtype="str", index=frame.index)
+
+
+def _blake2b_hex(key: bytes, values: list[str]) -> list[str]:
+    blake2b = hashlib.blake2b
+    return [blake2b(v.encode(), digest_size=16, key=key).hexdigest() for v in values]
+
+
+def _pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256's inner and outer hashes with the key's pads absorbed (RFC 2104)."""
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in block)))
+
+
+def _hmac_hex(key: bytes, values: list[str]) -> list[str]:
+    inner_pad, outer_pad = _pads(key)
+    out = []
+    for value in values:
+        inner = inner_pad.copy()
+        inner.update(value.encode())
+        outer = outer_pad.copy()
+        outer.update(inner.digest())
+        out.append(outer.hexdigest())
+    return out
 
 
 def _escaped(values: pa.Array) -> pa.Array:
@@ -50,27 +75,24 @@ def _escaped(values: pa.Array) -> pa.Array:
 
 
 class Pseudonymizer:
-    """HMAC-SHA256 under one key, with the key's pads hashed once (RFC 2104)."""
+    """HMAC-SHA256 under one key (hashlib, the key's pads absorbed once per call of many)."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
             raise ValueError("the pseudonym key must be at least 32 bytes")
-        block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._key = key
+
+    def __repr__(self) -> str:  # never print the key
+        return "Pseudonymizer(<key>)"
 
     def one(self, value: str) -> str:
-        inner = self._inner.copy()
-        inner.update(value.encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
+        return _hmac_hex(self._key, [value])[0]
 
     def many(self, values: pd.Series) -> pd.Series:
         """Pseudonym per value, computed once per distinct value; missing stays missing."""
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        one = self.one
-        digests = pd.Series([one(v) for v in distinct.tolist()] or [""], dtype="str")
+        hexes = split_map(partial(_hmac_hex, self._key), distinct.tolist())
+        digests = pd.Series(hexes or [""], dtype="str")
         out = digests.take(codes.clip(min=0))
         out.index = values.index
         return out.mask(codes < 0)

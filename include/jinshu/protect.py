@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import binascii
 import os
+from functools import partial
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.dedup import SUBJECT_KEY, Pseudonymizer
 from jinshu.keys import Keyring
+from jinshu.parallel import split_map
 
 ENCRYPTED = "sensitive_personal"
 MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
@@ -74,6 +76,18 @@ def key_id_of(envelope: str) -> str:
     return envelope.split(":", 1)[0]
 
 
+def _seal(key: bytes, key_id: str, aad: bytes, values: list[str]) -> list[str]:
+    """Envelopes of ``values`` under one key, each with a fresh random nonce."""
+    encrypt, prefix = AESGCM(key).encrypt, f"{key_id}:"
+    nonces = os.urandom(NONCE_BYTES * len(values))
+    return [
+        prefix + binascii.b2a_base64(nonce + encrypt(nonce, value.encode(), aad),
+                                     newline=False).decode("ascii")
+        for nonce, value in zip((nonces[i:i + NONCE_BYTES] for i in range(0, len(nonces), NONCE_BYTES)),
+                                values, strict=True)
+    ]
+
+
 class Protector:
     """Encrypts, decrypts and blind-indexes a dataset's sensitive fields."""
 
@@ -93,15 +107,8 @@ class Protector:
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
         if len(distinct) == 0:
             return pd.Series(pd.NA, index=values.index, dtype="str")
-        encrypt, aad, prefix = self._cipher(key_id).encrypt, _aad(contract, field), f"{key_id}:"
-        nonces = os.urandom(NONCE_BYTES * len(distinct))
-        envelopes = [
-            prefix + binascii.b2a_base64(
-                nonce + encrypt(nonce, value.encode(), aad), newline=False).decode("ascii")
-            for nonce, value in zip(
-                (nonces[i:i + NONCE_BYTES] for i in range(0, len(nonces), NONCE_BYTES)),
-                distinct.tolist(), strict=True)
-        ]
+        envelopes = split_map(partial(_seal, self.keyring.key(key_id), key_id,
+                                      _aad(contract, field)), distinct.tolist())
         out = pd.Series(envelopes, dtype="str").take(codes.clip(min=0))
         out.index = values.index
         return out.mask(codes < 0)

@@ -21,12 +21,13 @@ import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
 
-from jinshu import audit, leakguard
+from jinshu import audit, leakguard, rotation
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
+from jinshu.keys import data_keyring, save_local_keyring
 from jinshu.objectstore import open_store
 from jinshu.settings import Settings
 from jinshu.store import engine_for
-from tests.helpers import make_settings
+from tests.helpers import make_settings, stored_records
 
 pytestmark = pytest.mark.xdist_group("airflow")  # one worker owns the shared Airflow DB
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
@@ -185,10 +186,20 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
     for table in (enterprises.table, f"ex_{enterprises.id}"):
         assert after[table] == before[table]
     assert open_files.read(f"{enterprises.id}/{enterprises.id}.csv") == published
+    # Key rotation through its DAG: every value moves to the new key, no plaintext changes.
+    household = contracts["household_registration"]
+    clear_before = stored_records(platform, household)
+    keyring = save_local_keyring(platform, data_keyring(platform).with_new_key())
+    run(dagbag, "rotate_keys")
+    new_key = data_keyring(platform).active
+    assert {k for (_, _, k) in rotation.key_counts(engine, contracts)} == {new_key}
+    assert stored_records(platform, household) == clear_before and keyring.exists()
+
     with engine.connect() as conn:  # every step left an entry, and the chain holds
         assert audit.verify(conn).intact
         actions = set(conn.execute(sa.text("SELECT action FROM audit_log")).scalars())
-    assert {"ingest", "quarantine_file", "publish_exchange", "publish_open_data"} <= actions
+    assert {"ingest", "quarantine_file", "publish_exchange", "publish_open_data",
+            "key_rotation"} <= actions
 
     # Nothing personal or undeclared reached the task logs or XCom.
     xcom = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db").execute(

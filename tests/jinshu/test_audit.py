@@ -71,3 +71,33 @@ def test_ingest_publish_and_cli_leave_a_verifiable_trail(settings, contracts, mo
         conn.execute(sa.text("UPDATE audit_log SET subject = 'x' WHERE seq = 2"))
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN at entry 2" in broken.output
+
+
+def test_an_anchor_detects_entries_cut_off_the_end(logged, settings, monkeypatch):
+    with logged.connect() as conn:
+        anchor = audit.head(conn)
+        assert anchor.startswith("5:") and audit.verify(conn, anchor).intact
+    with logged.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq >= 4"))
+    with logged.connect() as conn:
+        assert audit.verify(conn).intact  # the chain alone cannot tell
+        verdict = audit.verify(conn, anchor)
+    assert (verdict.first_broken, verdict.reason) == (4, "entries 4-5 were cut off the end")
+    for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
+        monkeypatch.setenv(key, str(value))
+    done = CliRunner().invoke(app, ["audit", "verify", "--anchor", anchor])
+    assert done.exit_code == 1 and "cut off the end" in done.output
+    assert CliRunner().invoke(app, ["audit", "head"]).output.startswith("3:")
+
+
+def test_an_anchor_detects_a_rebuilt_log(logged):
+    with logged.connect() as conn:
+        anchor = audit.head(conn)
+    with logged.begin() as conn:  # rewrite everything consistently from entry 1 on
+        conn.execute(sa.text("DELETE FROM audit_log"))
+        for i in range(6):
+            audit.append(conn, "admin", f"forged-{i}", {}, now=datetime(2026, 11, 2, tzinfo=UTC))
+    with logged.connect() as conn:
+        assert audit.verify(conn).intact
+        verdict = audit.verify(conn, anchor)
+    assert (verdict.first_broken, verdict.intact) == (5, False)

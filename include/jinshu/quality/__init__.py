@@ -1,0 +1,53 @@
+"""Batch quality checks with Great Expectations, derived from the contract.
+
+* :mod:`~jinshu.quality.suites`: the suite format; generate, write, check, load suites;
+* :mod:`~jinshu.quality.validation`: the GX context and :func:`validate`;
+* :mod:`~jinshu.quality.batch`: row count change and freshness, the batch-level checks;
+* :mod:`~jinshu.quality.samples`: masked samples of unexpected values;
+* :mod:`~jinshu.quality.results`: :class:`QualityResult`, summaries and the ``quality_results`` table.
+
+GX is imported only when a suite runs, so importing this package stays cheap.
+"""
+
+from jinshu.quality.results import (
+    QualityResult,
+    create_tables,
+    critical_failures,
+    metadata,
+    previous_batch,
+    quality_results,
+    store_results,
+    summary_line,
+)
+from jinshu.quality.samples import MASKED_SENSITIVITY, SAMPLE_SIZE
+from jinshu.quality.suites import (
+    BATCH_CHECKS,
+    CRITICAL,
+    DEFAULT_SUITES_DIR,
+    FORMAT_CHECKS,
+    FRESHNESS,
+    ROOT,
+    ROW_COUNT_CHANGE,
+    ROW_COUNT_RATIOS,
+    SEVERITIES,
+    UPDATE_CYCLES,
+    WARNING,
+    SuiteError,
+    check_suite,
+    generate_suite,
+    load_suite,
+    stale_suites,
+    suite_entries,
+    suite_path,
+    write_suites,
+)
+from jinshu.quality.validation import gx_context, validate
+
+__all__ = [
+    "BATCH_CHECKS", "CRITICAL", "DEFAULT_SUITES_DIR", "FORMAT_CHECKS", "FRESHNESS",
+    "MASKED_SENSITIVITY", "ROOT", "ROW_COUNT_CHANGE", "ROW_COUNT_RATIOS", "SAMPLE_SIZE",
+    "SEVERITIES", "UPDATE_CYCLES", "WARNING", "QualityResult", "SuiteError", "check_suite",
+    "create_tables", "critical_failures", "generate_suite", "gx_context", "load_suite",
+    "metadata", "previous_batch", "quality_results", "stale_suites", "store_results",
+    "suite_entries", "suite_path", "summary_line", "validate", "write_suites",
+]
