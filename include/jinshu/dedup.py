@@ -13,13 +13,10 @@
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from jinshu.parallel import split_map
 
 RECORD_HASH = "_record_hash"
 SUBJECT_KEY = "_subject_key"
@@ -37,7 +34,7 @@ def record_hashes(frame: pd.DataFrame, fields: list[str], key: bytes = b"") -> p
         *columns, pa.scalar(_SEPARATOR, pa.large_string()),
         null_handling="replace", null_replacement=_NULL,
     )
-    digests = split_map(partial(_blake2b_hex, key[:64]), joined.to_pylist())
+    digests = _blake2b_hex(key[:64], joined.to_pylist())
     return pd.Series(digests, dtype="str", index=frame.index)
 
 
@@ -91,7 +88,7 @@ class Pseudonymizer:
     def many(self, values: pd.Series) -> pd.Series:
         """Pseudonym per value, computed once per distinct value; missing stays missing."""
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        hexes = split_map(partial(_hmac_hex, self._key), distinct.tolist())
+        hexes = _hmac_hex(self._key, distinct.tolist())
         digests = pd.Series(hexes or [""], dtype="str")
         out = digests.take(codes.clip(min=0))
         out.index = values.index

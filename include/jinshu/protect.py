@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import binascii
 import os
-from functools import partial
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
@@ -35,7 +34,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.dedup import SUBJECT_KEY, Pseudonymizer
 from jinshu.keys import Keyring
-from jinshu.parallel import split_map
 
 ENCRYPTED = "sensitive_personal"
 MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
@@ -107,8 +105,7 @@ class Protector:
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
         if len(distinct) == 0:
             return pd.Series(pd.NA, index=values.index, dtype="str")
-        envelopes = split_map(partial(_seal, self.keyring.key(key_id), key_id,
-                                      _aad(contract, field)), distinct.tolist())
+        envelopes = _seal(self.keyring.key(key_id), key_id, _aad(contract, field), distinct.tolist())
         out = pd.Series(envelopes, dtype="str").take(codes.clip(min=0))
         out.index = values.index
         return out.mask(codes < 0)

@@ -205,6 +205,9 @@ def test_extracts_flow_from_landing_to_exchange_and_open_data(dagbag, platform, 
     xcom = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db").execute(
         "SELECT value FROM xcom").fetchall()
     assert "batches of household_registration" in caplog.text and xcom  # we read the real logs
+    secrets = [k.hex() for k in data_keyring(platform).keys.values()]
+    secrets.append((platform.keys_dir / "pseudonym.key").read_text().strip())
     for text in (caplog.text, repr(xcom)):
         assert leakguard.scan(text) == []
         assert UNDECLARED_MARKER not in text
+        assert not [s for s in secrets if s in text]  # no key material either
