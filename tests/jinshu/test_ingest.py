@@ -6,6 +6,8 @@ row may be lost: rows in = stored + duplicates + quarantined.
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 import sqlalchemy as sa
 
@@ -242,3 +244,16 @@ def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, co
         for table in sa.inspect(conn).get_table_names():
             for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
                 assert "涉密内容" not in repr(tuple(row)), table
+
+
+def test_stage_files_are_private_and_gone_after_the_load(settings, contracts, household):
+    drop(settings, household, "private.csv", csv(*GOOD))
+    [batch_id] = ingest.discover(settings, household, contracts)
+    ingest.read(settings, household, batch_id)
+    work = settings.work_dir / batch_id
+    assert stat.S_IMODE(settings.work_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700
+    for stage in STAGES[1:]:
+        stage(settings, household, batch_id)
+    ingest.load(settings, household, batch_id)
+    assert not work.exists()
