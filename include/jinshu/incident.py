@@ -18,8 +18,13 @@ at once). Later channels (exchange grants) hook in beside :func:`withdraw_open_d
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -50,6 +55,34 @@ class DatasetSuspended(RuntimeError):
 class Opened:
     incident_id: int
     open_data: str | None  # the open-data version live now; None when there is none
+
+
+@contextlib.contextmanager
+def dataset_lock(engine: Engine, dataset_id: str) -> Iterator[None]:
+    """Hold the dataset's publish lock: an incident and a publication never interleave.
+
+    PostgreSQL: a session advisory lock. SQLite (one host): an exclusive file lock
+    beside the database file.
+    """
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"jinshu:{dataset_id}".encode()).digest()[:8],
+                             "big", signed=True)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
+    database = engine.url.database
+    lock = (Path(database).parent if database and database != ":memory:" else Path("/tmp")) / \
+        f".jinshu-{dataset_id}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def active_incidents(conn: Connection, dataset_id: str | None = None) -> list[sa.Row]:
@@ -143,8 +176,17 @@ def withdraw_open_data(conn: Connection, store: ObjectStore, dataset_id: str) ->
 
 def open_incident(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str,
                   actor: str, now: datetime) -> Opened:
-    """Suspend the dataset, blame its live open-data version and withdraw it."""
+    """Suspend the dataset, blame its live open-data version and withdraw it.
+
+    Waits for a publication of the dataset under way, so it blames what that one wrote.
+    """
     reason = _checked(reason)
+    with dataset_lock(engine, dataset_id):
+        return _open(engine, open_data, dataset_id, reason, actor, now)
+
+
+def _open(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str, actor: str,
+          now: datetime) -> Opened:
     with engine.begin() as conn:  # suspended from here on, even if the withdrawal fails
         blamed = live_version(conn, open_data, dataset_id)
         incident_id = _record(conn, dataset_id, reason, actor, now, blamed.id if blamed else None)

@@ -177,7 +177,13 @@ def version_key(contract: Contract, now: datetime) -> str:
 
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
     """Write the dataset's open-data product (a new version and the current copy);
-    returns rows published. Refused while the dataset is suspended."""
+    returns rows published. Refused while the dataset is suspended; an incident
+    opened meanwhile waits for it (:func:`jinshu.incident.dataset_lock`)."""
+    with incident.dataset_lock(engine, contract.id):
+        return _publish(engine, store, contract, now)
+
+
+def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
     source = dataset_table(contract)
     needed = published_fields(contract)
     if contract.open.aggregate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -242,3 +243,29 @@ def test_publish_tasks_skip_a_suspended_dataset_and_fail_on_a_leak(sites, settin
     ingest(settings, contracts, "b.csv", seed=2, leak=True)
     with pytest.raises(AirflowFailException, match="cn_ric"):  # no retry: it would only be skipped
         tasks.publish_to_exchange(DATASET)
+
+
+def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
+        settings, contracts, sites, monkeypatch):
+    contract, engine, store = sites
+    opendata.publish(engine, store, contract, T0)
+    first = current(store)
+    ingest(settings, contracts, "b.csv", seed=2)
+    render, opened = opendata.render, []
+
+    def render_while_someone_opens_an_incident(*args, **kwargs):
+        worker = threading.Thread(target=lambda: opened.append(incident.open_incident(
+            engine, store, DATASET, "reported during the publish", "alice", T0 + timedelta(hours=2))))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive()  # the incident waits for the publication under way
+        opened.append(worker)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(opendata, "render", render_while_someone_opens_an_incident)
+    opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+    opened[0].join(timeout=30)
+    assert current(store) == first  # the version written under the incident's feet is withdrawn
+    with engine.connect() as conn:
+        assert incident.is_suspended(conn, DATASET)
+    assert opened[1].open_data.endswith(opendata.version_key(contract, T0))
