@@ -313,7 +313,6 @@ def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
 keys_app = typer.Typer(help="Data encryption keys: status, rotation, retirement (key material "
                             "is never shown).")
 app.add_typer(keys_app, name="keys")
-KeysActor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
 
 
 def _keyring(settings: Settings):
@@ -324,11 +323,6 @@ def _keyring(settings: Settings):
     except KeyringError as error:
         typer.echo(f"keyring error: {error}", err=True)
         raise typer.Exit(2) from error
-
-
-def _keys_are_local(settings: Settings) -> bool:
-    """The embedded keyring file, which the CLI may change (not env or Airflow)."""
-    return not (settings.data_keys_json or settings.keys_conn_id)
 
 
 def _echo_verify(report) -> None:
@@ -368,7 +362,7 @@ def keys_rotate(
         help="first add a fresh active key to the local keyring; --no-new-key to resume, or when "
              "the keys live in the environment or Airflow")] = True,
     chunk_rows: Annotated[int, typer.Option(help="values re-encrypted per transaction")] = 10_000,
-    by: KeysActor = "unknown",
+    by: Actor = "unknown",
 ) -> None:
     """Re-encrypt every stored value to the active key, then verify every value.
 
@@ -378,12 +372,12 @@ def keys_rotate(
     from datetime import UTC, datetime
 
     from jinshu import protect, rotation
-    from jinshu.keys import save_local_keyring
+    from jinshu.keys import keyring_is_local, save_local_keyring
 
     settings = Settings.from_env()
     engine, contracts, keyring = _store(settings), _contracts(settings), _keyring(settings)
     if new_key:
-        if not _keys_are_local(settings):
+        if not keyring_is_local(settings):
             typer.echo(f"the keyring comes from {keyring.source}: add the new key there, make it "
                        "active, then run `jinshu keys rotate --no-new-key`", err=True)
             raise typer.Exit(2)
@@ -419,7 +413,7 @@ def keys_verify() -> None:
 
 @keys_app.command("retire")
 def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to drop")],
-                by: KeysActor = "unknown") -> None:
+                by: Actor = "unknown") -> None:
     """Drop a key from the keyring; refused while it is active or any stored value uses it.
 
     Store backups taken before the rotation still need the key: escrow a copy first.
@@ -427,7 +421,7 @@ def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to dro
     from datetime import UTC, datetime
 
     from jinshu import rotation
-    from jinshu.keys import KeyringError, save_local_keyring
+    from jinshu.keys import KeyringError, keyring_is_local, save_local_keyring
 
     settings = Settings.from_env()
     engine, contracts, keyring = _store(settings), _contracts(settings), _keyring(settings)
@@ -436,7 +430,7 @@ def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to dro
     except KeyringError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(1) from error
-    if not _keys_are_local(settings):
+    if not keyring_is_local(settings):
         typer.echo(f"no stored value uses '{key_id}': remove it from {keyring.source}")
         return
     save_local_keyring(settings, remaining)

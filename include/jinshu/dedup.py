@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 import pyarrow as pa
@@ -87,12 +89,19 @@ class Pseudonymizer:
 
     def many(self, values: pd.Series) -> pd.Series:
         """Pseudonym per value, computed once per distinct value; missing stays missing."""
-        codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        hexes = _hmac_hex(self._key, distinct.tolist())
-        digests = pd.Series(hexes or [""], dtype="str")
-        out = digests.take(codes.clip(min=0))
-        out.index = values.index
-        return out.mask(codes < 0)
+        return per_distinct(values, partial(_hmac_hex, self._key))
+
+
+def per_distinct(values: pd.Series, compute: Callable[[list[str]], list[str]]) -> pd.Series:
+    """``compute`` run once over the distinct values, its results spread back over ``values``.
+
+    Missing stays missing. For per-value work (HMAC, AES-GCM) on low-cardinality columns.
+    """
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    results = pd.Series(compute(distinct.tolist()) or [""], dtype="str")
+    out = results.take(codes.clip(min=0))
+    out.index = values.index
+    return out.mask(codes < 0)
 
 
 def split_batch_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -296,7 +296,8 @@ def _quality_results(work: Path) -> list:
 
 
 def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
-    """Stage 6: one transaction into the central store; the work folder is then removed."""
+    """Stage 7: sensitive fields encrypted, one transaction into the central store;
+    the work folder is then removed."""
     work = settings.work_dir / batch_id
     engine = engine_for(settings.store_url)
     with engine.connect() as conn:
@@ -307,11 +308,12 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
                           _load(work / "rejected_rules.arrow")], ignore_index=True)
     records = _load(work / "deduped.arrow")
     repeats = _load(work / "repeats.arrow")
+    facts = _read_facts(work)
     outcome = BatchOutcome(
         records=records, repeats=repeats, rejected=rejected,
         scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
-        rows_in=_read_facts(work)["rows_in"],
-        encoding=_read_facts(work)["encoding"],
+        rows_in=facts["rows_in"],
+        encoding=facts["encoding"],
         consent={field: tuple(kd) for field, kd in
                  json.loads((work / "consent.json").read_text()).items()},
     )

@@ -131,9 +131,14 @@ def data_keyring(settings: Settings) -> Keyring:
     return Keyring.parse(path.read_text(), str(path))
 
 
+def keyring_is_local(settings: Settings) -> bool:
+    """The keyring is the embedded file, which jinshu may change (not env or Airflow)."""
+    return not (settings.data_keys_json or settings.keys_conn_id)
+
+
 def save_local_keyring(settings: Settings, keyring: Keyring) -> Path:
     """Replace the local keyring file (embedded default only)."""
-    if settings.data_keys_json or settings.keys_conn_id:
+    if not keyring_is_local(settings):
         raise KeyringError("the keyring comes from the environment or Airflow: change it there "
                         "(add the new key and make it active), then run the rotation")
     path = local_keyring_path(settings)

@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import binascii
 import os
+from functools import partial
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jinshu.catalog import Contract, FieldSpec
-from jinshu.dedup import SUBJECT_KEY, Pseudonymizer
-from jinshu.keys import Keyring
+from jinshu.dedup import SUBJECT_KEY, Pseudonymizer, per_distinct
+from jinshu.keys import Keyring, data_keyring, pseudonym_key
+from jinshu.settings import Settings
 
 ENCRYPTED = "sensitive_personal"
 MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
-REFUSED = "state_secret"
 NONCE_BYTES = 12
 
 
@@ -74,9 +75,9 @@ def key_id_of(envelope: str) -> str:
     return envelope.split(":", 1)[0]
 
 
-def _seal(key: bytes, key_id: str, aad: bytes, values: list[str]) -> list[str]:
+def _seal(cipher: AESGCM, key_id: str, aad: bytes, values: list[str]) -> list[str]:
     """Envelopes of ``values`` under one key, each with a fresh random nonce."""
-    encrypt, prefix = AESGCM(key).encrypt, f"{key_id}:"
+    encrypt, prefix = cipher.encrypt, f"{key_id}:"
     nonces = os.urandom(NONCE_BYTES * len(values))
     return [
         prefix + binascii.b2a_base64(nonce + encrypt(nonce, value.encode(), aad),
@@ -102,19 +103,16 @@ class Protector:
                 key_id: str | None = None) -> pd.Series:
         """Envelopes under ``key_id`` (default: the active key); missing stays missing."""
         key_id = key_id or self.keyring.active
-        codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        if len(distinct) == 0:
-            return pd.Series(pd.NA, index=values.index, dtype="str")
-        envelopes = _seal(self.keyring.key(key_id), key_id, _aad(contract, field), distinct.tolist())
-        out = pd.Series(envelopes, dtype="str").take(codes.clip(min=0))
-        out.index = values.index
-        return out.mask(codes < 0)
+        return per_distinct(values, partial(_seal, self._cipher(key_id), key_id,
+                                            _aad(contract, field)))
 
     def decrypt(self, envelopes: pd.Series, contract: Contract, field: str) -> pd.Series:
         """Clear values of ``field``; raises :class:`UndecryptableValue` on any bad envelope."""
-        codes, distinct = pd.factorize(envelopes, use_na_sentinel=True)
+        return per_distinct(envelopes, partial(self._open, contract, field))
+
+    def _open(self, contract: Contract, field: str, envelopes: list[str]) -> list[str]:
         aad, clear = _aad(contract, field), []
-        for envelope in distinct.tolist():
+        for envelope in envelopes:
             key_id, _, body = envelope.partition(":")
             cipher = self._cipher(key_id)  # an unknown key id raises KeyringError, naming it
             try:
@@ -126,9 +124,7 @@ class Protector:
                     "(modified, or copied from another field). Fix: restore it from the source "
                     "extract") from error
             clear.append(plain.decode())
-        out = pd.Series(clear or [""], dtype="str").take(codes.clip(min=0))
-        out.index = envelopes.index
-        return out.mask(codes < 0)
+        return clear
 
     def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         """``frame`` with sensitive fields encrypted and their blind indexes added.
@@ -161,8 +157,6 @@ def seal_originals(originals: pd.Series, contract: Contract, protector: Protecto
     return protector.encrypt(originals.astype("str"), contract, ORIGINALS)
 
 
-def protector(settings) -> Protector:
+def protector(settings: Settings) -> Protector:
     """The protector for this process's keys."""
-    from jinshu.keys import data_keyring, pseudonym_key
-
     return Protector(data_keyring(settings), Pseudonymizer(pseudonym_key(settings)))

@@ -214,7 +214,7 @@ def catalog_at_parse_time() -> dict[str, Contract]:
 
 def rotate_data_keys(chunk_rows: int = 10_000) -> dict[str, int]:
     """Re-encrypt every stored value to the active data key; a retry resumes where it stopped."""
-    from jinshu import protect, rotation
+    from jinshu import rotation
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
@@ -232,7 +232,7 @@ def verify_data_keys() -> dict[str, int]:
     """Decrypt and re-index every stored value; fails when one is off the active key or wrong."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jinshu import protect, rotation
+    from jinshu import rotation
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)

@@ -19,7 +19,7 @@ from jinshu.quality.results import (
     store_results,
     summary_line,
 )
-from jinshu.quality.samples import MASKED_SENSITIVITY, SAMPLE_SIZE
+from jinshu.quality.samples import SAMPLE_SIZE
 from jinshu.quality.suites import (
     BATCH_CHECKS,
     CRITICAL,
@@ -45,7 +45,7 @@ from jinshu.quality.validation import gx_context, validate
 
 __all__ = [
     "BATCH_CHECKS", "CRITICAL", "DEFAULT_SUITES_DIR", "FORMAT_CHECKS", "FRESHNESS",
-    "MASKED_SENSITIVITY", "ROOT", "ROW_COUNT_CHANGE", "ROW_COUNT_RATIOS", "SAMPLE_SIZE",
+    "ROOT", "ROW_COUNT_CHANGE", "ROW_COUNT_RATIOS", "SAMPLE_SIZE",
     "SEVERITIES", "UPDATE_CYCLES", "WARNING", "QualityResult", "SuiteError", "check_suite",
     "create_tables", "critical_failures", "generate_suite", "gx_context", "load_suite",
     "metadata", "previous_batch", "quality_results", "stale_suites", "store_results",

@@ -15,8 +15,8 @@ import pandas as pd
 
 from jinshu import mask
 from jinshu.catalog import Contract, FieldSpec
+from jinshu.protect import MASKED_ON_EXIT
 
-MASKED_SENSITIVITY = frozenset({"personal", "sensitive_personal", "trade_secret"})
 SAMPLE_SIZE = 5
 
 
@@ -42,7 +42,7 @@ def masker(contract: Contract):
         spec: FieldSpec | None = contract.by_name.get(column)
         if spec is None:  # not a contract field: show nothing of it
             return ["***"] * len(texts)
-        if spec.sensitivity not in MASKED_SENSITIVITY or not texts:
+        if spec.sensitivity not in MASKED_ON_EXIT or not texts:
             return texts
         return mask.apply(spec.mask_kind, pd.Series(texts, dtype="str")).tolist()
     return masked
