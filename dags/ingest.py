@@ -10,8 +10,9 @@ reported) → `apply_consent_gate` (consent-based values kept only where the
 subject consented; the record always goes on) → `check_row_rules` →
 `deduplicate_records` → `validate_quality` (the dataset's Great Expectations
 suite; a failed critical expectation quarantines the whole batch and turns
-this task red) → `load_batch` (one transaction; updates the dataset's Asset,
-which schedules the publishers).
+this task red) beside `protect_records` (subject pseudonyms; sensitive fields
+encrypted, with their blind indexes) → `load_batch` (one transaction; updates
+the dataset's Asset, which schedules the publishers).
 
 A file that cannot be read, or lacks a required column, is quarantined whole
 and its later stages are skipped. `report_batches` logs the ledger:
@@ -74,13 +75,21 @@ def build_ingest_dag(contract: Contract):
             def validate_quality(batch_id: str) -> str:
                 return tasks.validate_quality(contract.id, batch_id)
 
+            @task
+            def protect_records(batch_id: str) -> str:
+                return tasks.protect_records(contract.id, batch_id)
+
             @task(outlets=[tasks.central_asset(contract)], max_active_tis_per_dagrun=1)
             def load_batch(batch_id: str) -> dict[str, int]:
                 return tasks.load_batch(contract.id, batch_id)
 
             conformed = conform_to_contract(read_extract(batch_id))
             checked = check_row_rules(apply_consent_gate(conformed))
-            return load_batch(validate_quality(deduplicate_records(checked)))
+            deduped = deduplicate_records(checked)
+            validated, protected = validate_quality(deduped), protect_records(deduped)
+            loaded = load_batch(protected)
+            validated >> loaded
+            return loaded
 
         @task(trigger_rule="all_done")
         def report_batches() -> str:

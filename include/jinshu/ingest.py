@@ -29,13 +29,7 @@ from jinshu.conform import (
     StateSecretMarking,
     conform,
 )
-from jinshu.dedup import (
-    RECORD_HASH,
-    SUBJECT_KEY,
-    Pseudonymizer,
-    record_hashes,
-    split_batch_duplicates,
-)
+from jinshu.dedup import RECORD_HASH, Pseudonymizer, record_hashes, split_batch_duplicates
 from jinshu.keys import pseudonym_key
 from jinshu.load import QUARANTINE_COLUMNS, BatchOutcome, load_batch
 from jinshu.objectstore import ObjectStore, open_store
@@ -244,16 +238,11 @@ def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
 
 
 def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
-    """Stage 5: record hashes and subject pseudonyms; repeats within the file set aside."""
+    """Stage 5: record hashes; repeats within the file set aside."""
     _open_batch(settings, batch_id)
     work = _work(settings, batch_id)
     frame = _load(work / "checked.arrow")
-    key = pseudonym_key(settings)
-    frame[RECORD_HASH] = record_hashes(frame, contract.field_names, key)
-    if contract.subject_key:
-        frame[SUBJECT_KEY] = Pseudonymizer(key).many(frame[contract.subject_key])
-    else:
-        frame[SUBJECT_KEY] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    frame[RECORD_HASH] = record_hashes(frame, contract.field_names, pseudonym_key(settings))
     first, repeats = split_batch_duplicates(frame)
     _save(first, work / "deduped.arrow")
     _save(repeats[[ROW, RECORD_HASH]], work / "repeats.arrow")
@@ -283,6 +272,25 @@ def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     return batch_id
 
 
+def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 7, beside quality: subject pseudonyms, sensitive fields encrypted with their
+    blind indexes, quarantined originals sealed. The load reads only what this writes."""
+    _open_batch(settings, batch_id)
+    work = settings.work_dir / batch_id
+    protector = protect.protector(settings)
+    try:
+        records = protector.protect(_load(work / "deduped.arrow"), contract)
+        rejected = pd.concat([_load(work / "rejected_read.arrow"),
+                              _load(work / "rejected_rules.arrow")], ignore_index=True)
+        rejected["original"] = protect.seal_originals(rejected["original"], contract, protector)
+        _save(records, work / "protected.arrow")
+        _save(rejected, work / "rejected.arrow")
+    except FileNotFoundError:  # quality quarantined the batch meanwhile, folder and all
+        _open_batch(settings, batch_id)
+        raise
+    return batch_id
+
+
 def _read_facts(work: Path) -> dict:
     """What the read stage found out about the file: encoding and rows in."""
     return json.loads((work / "read.json").read_text())
@@ -296,17 +304,15 @@ def _quality_results(work: Path) -> list:
 
 
 def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
-    """Stage 7: sensitive fields encrypted, one transaction into the central store;
-    the work folder is then removed."""
+    """Stage 8: one transaction into the central store; the work folder is then removed."""
     work = settings.work_dir / batch_id
     engine = engine_for(settings.store_url)
     with engine.connect() as conn:
         batch = ledger.get(conn, batch_id)
     if batch.status != ledger.OPEN:
         return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
-    rejected = pd.concat([_load(work / "rejected_read.arrow"),
-                          _load(work / "rejected_rules.arrow")], ignore_index=True)
-    records = _load(work / "deduped.arrow")
+    rejected = _load(work / "rejected.arrow")
+    records = _load(work / "protected.arrow")
     repeats = _load(work / "repeats.arrow")
     facts = _read_facts(work)
     outcome = BatchOutcome(
@@ -318,14 +324,17 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
                  json.loads((work / "consent.json").read_text()).items()},
     )
     with engine.begin() as conn:
-        counts = load_batch(conn, contract, batch_id, outcome, _now(), protect.protector(settings))
+        counts = load_batch(conn, contract, batch_id, outcome, _now())
         quality.store_results(conn, batch_id, contract.id, _quality_results(work), _now())
     shutil.rmtree(work, ignore_errors=True)
     return counts
 
 
-# The stages between discovery and load, in the order the DAG runs them.
+# The stages between discovery and load, in the order the DAG runs them; the DAG
+# runs quality and protect side by side, and load waits for both.
 STAGES = (
     ("read", read), ("conform", conform_stage), ("consent", consent_stage),
     ("check", check_stage), ("dedup", dedup_stage), ("quality", quality_stage),
+    ("protect", protect_stage),
 )
+SIDE_BY_SIDE = ("quality", "protect")

@@ -39,9 +39,9 @@ QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"
 class BatchOutcome:
     """What a batch's stages produced, ready to be stored."""
 
-    records: pd.DataFrame  # field columns + _record_hash, _subject_key, _row
+    records: pd.DataFrame  # protected field columns + blind indexes, _record_hash, _subject_key, _row
     repeats: pd.DataFrame  # _row, _record_hash: in-batch duplicates of a record in ``records``
-    rejected: pd.DataFrame  # QUARANTINE_COLUMNS
+    rejected: pd.DataFrame  # QUARANTINE_COLUMNS, originals sealed where the dataset is sensitive
     scope: list[ScopeViolation]
     rows_in: int
     encoding: str | None
@@ -95,7 +95,7 @@ def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
 
 
 def _initial_load(conn: Connection, contract: Contract, batch_id: str,
-                  protected: Iterable[pd.DataFrame], acquired_at: datetime) -> None:
+                  records: Iterable[pd.DataFrame], acquired_at: datetime) -> None:
     """First load into an empty PostgreSQL table: COPY straight in, then build the key index.
 
     Nothing can conflict (the rules already reject a key repeated with other
@@ -110,26 +110,22 @@ def _initial_load(conn: Connection, contract: Contract, batch_id: str,
     conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} DROP CONSTRAINT {constraint}")
     with column_defaults(conn, target, {"_batch_id": batch_id,
                                         "_acquired_at": acquired_at.isoformat()}):
-        bulk_load(conn, target, protected)
+        bulk_load(conn, target, records)
     conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} ADD CONSTRAINT {constraint} UNIQUE ({key})")
 
 
 def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
-                  acquired_at: datetime, protector: protect.Protector) -> tuple[int, int]:
-    """(stored, duplicates of earlier batches) for the batch's distinct records.
-
-    Sensitive fields are encrypted chunk by chunk on their way in.
-    """
+                  acquired_at: datetime) -> tuple[int, int]:
+    """(stored, duplicates of earlier batches) for the batch's distinct, protected records."""
     target = dataset_table(contract)
     records = records.rename(columns={ROW: "_source_row"})
-    protected = (protector.protect(chunk, contract) for chunk in chunks(records))
     if conn.dialect.name == "postgresql" and conn.execute(sa.select(target).limit(1)).first() is None:
-        _initial_load(conn, contract, batch_id, protected, acquired_at)
+        _initial_load(conn, contract, batch_id, chunks(records), acquired_at)
         return len(records), 0
     stage = _staging_table(contract)
     stage.create(conn)
     try:
-        bulk_load(conn, stage, protected)
+        bulk_load(conn, stage, chunks(records))
         known = _record_known_twins(conn, contract, stage, batch_id)
         stored = _upsert(conn, contract, stage, batch_id, acquired_at)
     finally:
@@ -138,7 +134,7 @@ def store_records(conn: Connection, contract: Contract, batch_id: str, records: 
 
 
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
-               now: datetime, protector: protect.Protector) -> ledger.Counts:
+               now: datetime) -> ledger.Counts:
     """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
     row = conn.execute(
         sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
@@ -146,15 +142,12 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         raise KeyError(f"no batch '{batch_id}' in the ledger")
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
-    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at,
-                                  protector)
+    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at)
     repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
     if not repeats.empty:
         conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
     if not outcome.rejected.empty:
-        rejected = outcome.rejected.assign(
-            original=protect.seal_originals(outcome.rejected["original"], contract, protector))
-        rejected = rejected.astype(object).where(rejected.notna(), None)
+        rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
         conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
     if outcome.consent:
         conn.execute(consent_gate.insert(), [

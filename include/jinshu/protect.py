@@ -127,13 +127,13 @@ class Protector:
         return clear
 
     def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-        """``frame`` with sensitive fields encrypted and their blind indexes added.
-
-        Expects ``_subject_key`` already set (the dedup stage computes it).
-        """
+        """``frame`` with the subject pseudonym, sensitive fields encrypted and their blind
+        indexes added."""
         out = frame.copy()
+        out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key]) if contract.subject_key
+                            else pd.Series(pd.NA, index=frame.index, dtype="str"))
         for spec in encrypted_fields(contract):
-            if spec.name != contract.subject_key:
+            if spec.name != contract.subject_key:  # the subject's blind index is its pseudonym
                 out[blind_index_column(contract, spec.name)] = self.pseudonyms.many(frame[spec.name])
             out[spec.name] = self.encrypt(frame[spec.name], contract, spec.name)
         return out

@@ -81,6 +81,10 @@ def validate_quality(dataset_id: str, batch_id: str) -> str:
         raise AirflowFailException(str(failed)) from failed
 
 
+def protect_records(dataset_id: str, batch_id: str) -> str:
+    return _stage(ingest.protect_stage, dataset_id, batch_id)
+
+
 def fail_run_if_a_batch_failed(dataset_id: str) -> None:
     """Runs only when a batch's task failed, so the DAG run itself shows failed."""
     from airflow.sdk.exceptions import AirflowFailException

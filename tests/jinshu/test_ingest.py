@@ -11,7 +11,7 @@ import stat
 import pytest
 import sqlalchemy as sa
 
-from jinshu import ingest
+from jinshu import ingest, protect
 from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.objectstore import LocalStore, open_store
 from jinshu.store import duplicates, engine_for, scope_violations
@@ -209,10 +209,12 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
     name, data = render_extract(enterprises, frame, seed=4)
     key = drop(settings, enterprises, name, data)
     [batch_id] = ingest.discover(settings, enterprises, contracts)
-    for stage in STAGES[:-1]:
+    for stage in STAGES[:STAGES.index(ingest.quality_stage)]:
         stage(settings, enterprises, batch_id)
     with pytest.raises(ingest.QualityFailed, match=r"established_on\.plausible"):
-        STAGES[-1](settings, enterprises, batch_id)
+        ingest.quality_stage(settings, enterprises, batch_id)
+    with pytest.raises(ingest.BatchClosed):  # protect, beside quality, finds the batch closed
+        ingest.protect_stage(settings, enterprises, batch_id)
     batch = outcome_of(settings, key).batch
     assert (batch.status, batch.rows_in, batch.quarantined, batch.stored) == ("quarantined", 30, 30, 0)
     assert "critical expectations failed: established_on.plausible" in batch.reason
@@ -224,6 +226,29 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
     [kept] = outcome_of(settings, key).quarantine
     assert open_store(settings.landing_url).read(kept.original) == data
     assert not (settings.work_dir / batch_id).exists()  # no stage files with clear values left
+
+
+def test_protect_gives_way_when_quality_quarantines_the_batch_while_it_runs(
+        settings, contracts, monkeypatch):
+    enterprises = contracts["enterprise_registration"]
+    frame = generate_frame(enterprises, 30, seed=4)
+    frame.loc[[3], "established_on"] = "2030-01-01"
+    key = drop(settings, enterprises, *render_extract(enterprises, frame, seed=4))
+    [batch_id] = ingest.discover(settings, enterprises, contracts)
+    for stage in STAGES[:STAGES.index(ingest.quality_stage)]:
+        stage(settings, enterprises, batch_id)
+    real_protector = protect.protector
+
+    def quality_fails_meanwhile(s):  # the two tasks run side by side in the DAG
+        with pytest.raises(ingest.QualityFailed):
+            ingest.quality_stage(settings, enterprises, batch_id)
+        return real_protector(s)
+
+    monkeypatch.setattr(protect, "protector", quality_fails_meanwhile)
+    with pytest.raises(ingest.BatchClosed, match="quarantined"):
+        ingest.protect_stage(settings, enterprises, batch_id)
+    assert outcome_of(settings, key).batch.status == "quarantined"
+    assert not (settings.work_dir / batch_id).exists()
 
 
 def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, contracts,
