@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from functools import partial
 
 import pandas as pd
 import pyarrow as pa
@@ -89,7 +88,10 @@ class Pseudonymizer:
 
     def many(self, values: pd.Series) -> pd.Series:
         """Pseudonym per value, computed once per distinct value; missing stays missing."""
-        return per_distinct(values, partial(_hmac_hex, self._key))
+        return per_distinct(values, self.of_each)
+
+    def of_each(self, values: list[str]) -> list[str]:
+        return _hmac_hex(self._key, values)
 
 
 def per_distinct(values: pd.Series, compute: Callable[[list[str]], list[str]]) -> pd.Series:
@@ -97,11 +99,20 @@ def per_distinct(values: pd.Series, compute: Callable[[list[str]], list[str]]) -
 
     Missing stays missing. For per-value work (HMAC, AES-GCM) on low-cardinality columns.
     """
+    return per_distinct_each(values, [compute])[0]
+
+
+def per_distinct_each(values: pd.Series,
+                      computes: list[Callable[[list[str]], list[str]]]) -> list[pd.Series]:
+    """:func:`per_distinct` for several computations over one column, factorized once."""
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    results = pd.Series(compute(distinct.tolist()) or [""], dtype="str")
-    out = results.take(codes.clip(min=0))
-    out.index = values.index
-    return out.mask(codes < 0)
+    distinct, take, missing = distinct.tolist(), codes.clip(min=0), codes < 0
+    out = []
+    for compute in computes:
+        results = pd.Series(compute(distinct) or [""], dtype="str").take(take)
+        results.index = values.index
+        out.append(results.mask(missing))
+    return out
 
 
 def split_batch_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jinshu.catalog import Contract, FieldSpec
-from jinshu.dedup import SUBJECT_KEY, Pseudonymizer, per_distinct
+from jinshu.dedup import SUBJECT_KEY, Pseudonymizer, per_distinct, per_distinct_each
 from jinshu.keys import Keyring, data_keyring, pseudonym_key
 from jinshu.settings import Settings
 
@@ -128,14 +128,17 @@ class Protector:
 
     def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         """``frame`` with the subject pseudonym, sensitive fields encrypted and their blind
-        indexes added."""
-        out = frame.copy()
-        out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key]) if contract.subject_key
-                            else pd.Series(pd.NA, index=frame.index, dtype="str"))
-        for spec in encrypted_fields(contract):
-            if spec.name != contract.subject_key:  # the subject's blind index is its pseudonym
-                out[blind_index_column(contract, spec.name)] = self.pseudonyms.many(frame[spec.name])
-            out[spec.name] = self.encrypt(frame[spec.name], contract, spec.name)
+        indexes added (the subject key's blind index is its pseudonym)."""
+        out, encrypted = frame.copy(), encrypted_fields(contract)
+        if contract.subject_key not in {f.name for f in encrypted}:  # else indexed below
+            out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key])
+                                if contract.subject_key
+                                else pd.Series(pd.NA, index=frame.index, dtype="str"))
+        key_id = self.keyring.active
+        for spec in encrypted:
+            seal = partial(_seal, self._cipher(key_id), key_id, _aad(contract, spec.name))
+            index, sealed = per_distinct_each(frame[spec.name], [self.pseudonyms.of_each, seal])
+            out[blind_index_column(contract, spec.name)], out[spec.name] = index, sealed
         return out
 
     def reveal(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:

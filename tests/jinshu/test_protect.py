@@ -88,10 +88,12 @@ def test_a_value_under_an_unknown_key_names_the_key(protector, household):
 def test_blind_index_matches_equal_values_without_revealing_them(protector, household):
     frame = pd.DataFrame({f: ["a"] * 2 for f in household.field_names})
     frame["ethnicity"] = [PLANTED_ETHNICITY, PLANTED_ETHNICITY]
-    frame["_subject_key"] = protector.pseudonyms.many(frame["id_number"])
+    frame["id_number"] = ["140105199803071232", "14010520010815068X"]
     out = protector.protect(frame, household)
     index = out["_bidx_ethnicity"]
     assert index[0] == index[1] == protector.pseudonyms.one(PLANTED_ETHNICITY)
+    assert out["_subject_key"].tolist() == [  # the ID's blind index is the subject pseudonym
+        protector.pseudonyms.one("140105199803071232"), protector.pseudonyms.one("14010520010815068X")]
     assert PLANTED_ETHNICITY not in out.to_string()
 
 
