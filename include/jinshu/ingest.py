@@ -72,9 +72,10 @@ def _load(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 def _work(settings: Settings, batch_id: str) -> Path:
     """The batch's stage folder: clear values, so readable by the platform's user only."""
-    settings.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = settings.work_dir / batch_id
-    path.mkdir(exist_ok=True, mode=0o700)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (settings.work_dir, path):  # one made earlier, or by someone else, too
+        folder.chmod(0o700)
     return path
 
 

@@ -89,6 +89,7 @@ class Keyring:
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` with 0600 permissions, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)  # also when it existed before
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:

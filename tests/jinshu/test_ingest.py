@@ -273,6 +273,7 @@ def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, co
 
 def test_stage_files_are_private_and_gone_after_the_load(settings, contracts, household):
     drop(settings, household, "private.csv", csv(*GOOD))
+    settings.work_dir.mkdir(parents=True, mode=0o755)  # made earlier by someone else
     [batch_id] = ingest.discover(settings, household, contracts)
     ingest.read(settings, household, batch_id)
     work = settings.work_dir / batch_id

@@ -99,9 +99,11 @@ def test_blind_index_matches_equal_values_without_revealing_them(protector, hous
 
 def test_local_keyring_is_created_private_and_reused(tmp_path):
     settings = make_settings(tmp_path)
+    settings.keys_dir.mkdir(parents=True, mode=0o755)  # made earlier, readable by all
     first = data_keyring(settings)
     path = settings.keys_dir / "data-keys.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(settings.keys_dir.stat().st_mode) == 0o700
     assert data_keyring(settings).keys == first.keys
     assert first.keys[first.active].hex() not in repr(first)
 
