@@ -275,7 +275,8 @@ def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
 
 def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 7, beside quality: subject pseudonyms, sensitive fields encrypted with their
-    blind indexes, quarantined originals sealed. The load reads only what this writes."""
+    blind indexes, quarantined originals sealed; the load takes records and quarantined
+    rows from here only."""
     _open_batch(settings, batch_id)
     work = settings.work_dir / batch_id
     protector = protect.protector(settings)
