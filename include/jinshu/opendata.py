@@ -16,7 +16,9 @@ anything is written, the leak guard scans the files: a raw identifier blocks
 the publication, the previous version stays live and an incident is opened
 (:mod:`jinshu.incident`). Each publication is also kept as a version,
 ``<id>/versions/<stamp>/``, which ``publications.location`` points at: an
-incident withdraws the current copy to the newest safe one.
+incident withdraws the current copy to the newest safe one. Only the newest
+versions are kept (``JINSHU_OPEN_DATA_VERSIONS``): the store is public, and a
+record corrected or removed at the source should not stay published forever.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from jinshu import audit, incident, leakguard, mask
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.objectstore import ObjectStore
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe, stamp
+from jinshu.settings import DEFAULT_OPEN_DATA_VERSIONS
 from jinshu.store import dataset_table, publications
 
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
@@ -175,15 +178,27 @@ def version_key(contract: Contract, now: datetime) -> str:
     return f"{contract.id}/versions/{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}/"
 
 
-def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
-    """Write the dataset's open-data product (a new version and the current copy);
-    returns rows published. Refused while the dataset is suspended; an incident
-    opened meanwhile waits for it (:func:`jinshu.incident.dataset_lock`)."""
+def stale_versions(store: ObjectStore, dataset_id: str, keep: int) -> list[str]:
+    """Keys of the files of every version of the dataset but the newest ``keep``."""
+    prefix = f"{dataset_id}/versions/"
+    files: dict[str, list[str]] = {}
+    for obj in store.list(prefix):
+        files.setdefault(obj.key.removeprefix(prefix).split("/", 1)[0], []).append(obj.key)
+    return [key for stamp in sorted(files, reverse=True)[keep:] for key in files[stamp]]
+
+
+def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
+            keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS) -> int:
+    """Write the dataset's open-data product (a new version and the current copy), then
+    remove versions beyond the newest ``keep_versions``; returns rows published.
+    Refused while the dataset is suspended; an incident opened meanwhile waits for it
+    (:func:`jinshu.incident.dataset_lock`)."""
     with incident.dataset_lock(engine, contract.id):
-        return _publish(engine, store, contract, now)
+        return _publish(engine, store, contract, now, keep_versions)
 
 
-def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime) -> int:
+def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
+             keep_versions: int) -> int:
     source = dataset_table(contract)
     needed = published_fields(contract)
     if contract.open.aggregate:
@@ -215,13 +230,16 @@ def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: dateti
         store.write(version + name, data)
     for name, data in files.items():
         store.write(f"{contract.id}/{name}", data)
+    stale = stale_versions(store, contract.id, keep_versions)
     with engine.begin() as conn:
         audit.append(conn, "publish_open_data", contract.id,
-                     {"rows": len(open_rows), "suppressed_rows": suppressed, "version": version},
-                     now=now)
+                     {"rows": len(open_rows), "suppressed_rows": suppressed, "version": version,
+                      "files_of_old_versions_removed": len(stale)}, now=now)
         conn.execute(publications.insert().values(
             channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=newest,
             rows=len(open_rows), suppressed_rows=suppressed, location=f"{store.url}/{version}"))
+    for key in stale:  # after the commit: if this fails, the next publish removes them
+        store.delete(key)
     return len(open_rows)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CATALOG_DIR = PACKAGE_DIR.parent / "catalog"
+DEFAULT_OPEN_DATA_VERSIONS = 10
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Settings:
     data_keys_json: str | None = field(default=None, repr=False)  # the data keyring (jinshu.keys)
     keys_conn_id: str | None = None  # or the Airflow connection that holds it
     quality_url: str | None = None  # where reports are published; default: quality_dir
+    open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
 
     @property
     def work_dir(self) -> Path:
@@ -60,7 +62,17 @@ class Settings:
             data_keys_json=env.get("JINSHU_DATA_KEYS") or None,
             keys_conn_id=env.get("JINSHU_KEYS_CONN_ID") or None,
             quality_url=env.get("JINSHU_QUALITY_URL") or None,
+            open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
+                                         DEFAULT_OPEN_DATA_VERSIONS),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name}={text!r} is not a whole number of at least 1. "
+                         f"Fix: set it to, say, {default}, or unset it")
+    return int(text)
 
 
 def get_settings() -> Settings:

@@ -189,7 +189,8 @@ def publish_open_dataset(dataset_id: str) -> int:
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
-    rows = _publish("open data", dataset_id, lambda: opendata.publish(engine, store, contract, _now()))
+    rows = _publish("open data", dataset_id, lambda: opendata.publish(
+        engine, store, contract, _now(), settings.open_data_versions))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
 

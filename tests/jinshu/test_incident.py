@@ -15,6 +15,7 @@ from jinshu.cli import app
 from jinshu.generate import generate_frame, render_extract
 from jinshu.leakguard import LeakFound
 from jinshu.objectstore import open_store
+from jinshu.settings import Settings
 from jinshu.store import batches, engine_for, ensure_schema, incidents
 from tests.helpers import ingest_file, table_rows
 
@@ -114,6 +115,39 @@ def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contrac
     assert [a for a in trail(engine) if a[0] != "publish_open_data"] == [
         ("incident_opened", "alice"), ("open_data_withdrawn", "alice"), ("incident_closed", "bob"),
         ("incident_opened", "carol"), ("open_data_withdrawn", "carol")]
+
+
+def test_publish_keeps_the_newest_versions_and_withdrawal_falls_back_to_them(
+        settings, contracts, sites):
+    contract, engine, store = sites
+    times = [T0 + timedelta(hours=h) for h in range(4)]
+    kept = []
+    for seed, at in enumerate(times, start=2):
+        ingest(settings, contracts, f"{seed}.csv", seed=seed)  # each version differs
+        opendata.publish(engine, store, contract, at, keep_versions=2)
+        kept.append(current(store))
+    stamps = {o.key.split("/")[2] for o in store.list(f"{DATASET}/versions/")}
+    assert stamps == {opendata.version_key(contract, at).split("/")[2] for at in times[2:]}
+    with engine.connect() as conn:
+        removed = [json.loads(e.details)["files_of_old_versions_removed"] for e in conn.execute(
+            sa.select(audit.audit_log).where(audit.audit_log.c.action == "publish_open_data")
+            .order_by(audit.audit_log.c.seq))]
+    assert removed == [0, 0, 4, 4]  # four files per version: CSV, JSON, Parquet, datapackage
+
+    incident.open_incident(engine, store, DATASET, "bad batch", "alice", T0 + timedelta(hours=5))
+    assert current(store) == kept[2]  # the newest safe version still kept
+    incident.close_incident(engine, DATASET, "fixed", "bob", T0 + timedelta(hours=6))
+    incident.open_incident(engine, store, DATASET, "worse", "carol", T0 + timedelta(hours=7))
+    assert current(store) == {}  # older versions were removed: nothing safe is left
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "2.5"])
+def test_kept_versions_must_be_a_whole_number_of_at_least_one(tmp_path, value):
+    env = {"JINSHU_HOME": str(tmp_path), "JINSHU_OPEN_DATA_VERSIONS": value}
+    with pytest.raises(ValueError, match=f"JINSHU_OPEN_DATA_VERSIONS='{value}'.*Fix"):
+        Settings.from_env(env)
+    assert Settings.from_env(env | {"JINSHU_OPEN_DATA_VERSIONS": "3"}).open_data_versions == 3
+    assert Settings.from_env({"JINSHU_HOME": str(tmp_path)}).open_data_versions == 10
 
 
 def test_open_without_a_previous_version_removes_the_product(sites, settings, monkeypatch):
