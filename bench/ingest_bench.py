@@ -10,9 +10,9 @@ One run does, in order:
    ``consent_stage``, ``check_stage``, ``dedup_stage``, then ``quality_stage`` and
    ``protect_stage`` side by side (protect in a forked process), as the DAG runs them,
    then ``load`` -- in a child process (this script with ``--stages-only``), timing each
-   and the whole on the wall clock; peak memory is the largest summed RSS of the child
-   and its processes (sampled every 20 ms, and never below ``getrusage``'s peak), so
-   generation memory is not counted;
+   and the whole on the wall clock; peak memory is the largest summed PSS of the child
+   and its forked process (sampled every 20 ms, and never below the child's own peak RSS
+   from ``getrusage``), so generation memory is not counted;
 4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
 5. times two baselines on the same file and database: PostgreSQL ``COPY`` of the raw CSV
    into an all-text table (the floor) and naive pandas ``read_csv`` + ``to_sql``;
@@ -231,13 +231,14 @@ def run_stages(home: Path, store_url: str) -> IngestResult:
     return IngestResult(batch_id, seconds, time.perf_counter() - start, asdict(counts))
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Bytes resident in ``process`` and every process under it."""
+def tree_memory(process: psutil.Process) -> int:
+    """Bytes of memory used by ``process`` and every process under it: the sum of their
+    proportional set sizes, so pages shared after a fork count once."""
     total = 0
     with contextlib.suppress(psutil.Error):
         for p in [process, *process.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
+                total += p.memory_full_info().pss
     return total
 
 
@@ -252,7 +253,7 @@ def ingest_in_child(home: Path, store_url: str, results: Results) -> None:
 
     def sample() -> None:
         while child.poll() is None:
-            peak[0] = max(peak[0], tree_rss(watched))
+            peak[0] = max(peak[0], tree_memory(watched))
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -379,7 +380,7 @@ def report(results: Results) -> str:
         lines.append(f"ledger: rows_in={c['rows_in']:,} stored={c['stored']:,} "
                      f"duplicates={c['duplicates']:,} quarantined={c['quarantined']:,}; "
                      f"SELECT count(*) FROM ds_{DATASET} = {results.table_count:,}")
-        lines.append(f"peak RSS of ingest (child process): {results.peak_rss_mb:,.0f} MB")
+        lines.append(f"peak memory of ingest (its processes together): {results.peak_rss_mb:,.0f} MB")
     lines.append("")
     lines.append(f"{'target':<26}{'measured':>12}  {'goal':<14}verdict")
     shown = {"end_to_end_over_copy": ("end-to-end / COPY", "{:.2f}x"),
