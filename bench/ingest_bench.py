@@ -2,8 +2,8 @@
 
 One run does, in order:
 
-1. creates a fresh database ``jinshu_bench`` (dropped first if it exists) on the
-   server at ``$JINSHU_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
+1. creates a fresh database (``--database``, default ``jinshu_bench``; dropped first if it
+   exists) on the server at ``$JINSHU_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
 2. generates a household-registration extract (``--rows``, default 1,000,000; seed 7)
    into the landing area of a temporary ``JINSHU_HOME`` (timed, not part of ingest);
 3. runs the real ingest stages -- ``discover``, ``read``, ``conform_stage``,
@@ -137,15 +137,15 @@ def checkpoint(pg_url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def recreate_database(admin_url: str) -> None:
+def recreate_database(admin_url: str, database: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
-def drop_database(admin_url: str) -> None:
+def drop_database(admin_url: str, database: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
 def machine_info(admin_url: str) -> dict[str, Any]:
@@ -402,9 +402,9 @@ def report(results: Results) -> str:
     return "\n".join(lines)
 
 
-def write_json(results: Results) -> Path:
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / f"ingest-{results.started_at}.json"
+def write_json(results: Results, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"ingest-{results.started_at}.json"
     payload = asdict(results) | {"end_to_end_seconds": results.end_to_end}
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return path
@@ -413,14 +413,14 @@ def write_json(results: Results) -> Path:
 # --- entry points --------------------------------------------------------------------------
 
 
-def bench(rows: int, keep: bool) -> int:
+def bench(rows: int, keep: bool, database: str = BENCH_DB, out_dir: Path = OUT_DIR) -> int:
     """The whole run; returns the exit status."""
     admin_url = os.environ.get("JINSHU_BENCH_PG_URL", DEFAULT_PG_URL)
-    store_url = with_database(admin_url, BENCH_DB)
+    store_url = with_database(admin_url, database)
     results = Results(rows=rows, started_at=datetime.now().strftime("%Y%m%dT%H%M%S"),
                       machine=machine_info(admin_url))
     home = Path(tempfile.mkdtemp(prefix="jinshu-bench-", dir="/tmp"))
-    recreate_database(admin_url)
+    recreate_database(admin_url, database)
     try:
         print(f"generating {rows:,} rows into {home} ...", file=sys.stderr, flush=True)
         path = generate(home, rows, results)
@@ -438,11 +438,11 @@ def bench(rows: int, keep: bool) -> int:
             results.problems.append(f"COPY loaded {results.copy_rows} rows, expected {rows}")
     finally:
         if not keep:
-            drop_database(admin_url)
+            drop_database(admin_url, database)
             shutil.rmtree(home, ignore_errors=True)
     judge(results)
     print(report(results))
-    print(f"\nresults written to {write_json(results)}")
+    print(f"\nresults written to {write_json(results, out_dir)}")
     if results.problems:
         print("FAILED: the counts do not add up (see PROBLEM lines)", file=sys.stderr)
         return 1
@@ -461,7 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to generate (default 1,000,000)")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the jinshu_bench database and the temporary home for inspection")
+                        help="keep the database and the temporary home for inspection")
+    parser.add_argument("--database", default=BENCH_DB,
+                        help=f"database to create, use and drop (default {BENCH_DB})")
+    parser.add_argument("--out", type=Path, default=OUT_DIR,
+                        help="folder for the JSON results (default bench/out)")
     parser.add_argument("--stages-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--store-url", help=argparse.SUPPRESS)
@@ -472,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         return stages_only(args.home, args.store_url)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
-    return bench(args.rows, args.keep)
+    return bench(args.rows, args.keep, args.database, args.out)
 
 
 if __name__ == "__main__":
