@@ -11,7 +11,7 @@ One run does, in order:
    ``protect_stage`` side by side (protect in a forked process), as the DAG runs them,
    then ``load`` -- in a child process (this script with ``--stages-only``), timing each
    and the whole on the wall clock; peak memory is the largest summed PSS of the child
-   and its forked process (sampled every 20 ms, and never below the child's own peak RSS
+   and its forked process (sampled every 250 ms, and never below the child's own peak RSS
    from ``getrusage``), so generation memory is not counted;
 4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
 5. times two baselines on the same file and database: PostgreSQL ``COPY`` of the raw CSV
@@ -69,7 +69,7 @@ MAX_PEAK_RSS_MB = 2048.0
 GX_IMPORT = "import GX"  # the quality task's fixed start-up cost, timed on its own
 STAGES = ("discover", *(n for name, _ in ingest.STAGES
                         for n in ((GX_IMPORT, name) if name == "quality" else (name,))), "load")
-SAMPLE_SECONDS = 0.02  # how often the ingest's memory is sampled
+SAMPLE_SECONDS = 0.25  # how often the ingest's memory is sampled (reading PSS is not free)
 
 
 @dataclass
