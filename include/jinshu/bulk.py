@@ -35,7 +35,8 @@ def _as_text_table(frame: pd.DataFrame) -> pa.Table:
                      for c in frame.columns})
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
+def as_csv(frame: pd.DataFrame) -> bytes:
+    """The frame as CSV rows (no header), exactly as COPY receives them."""
     buffer = io.BytesIO()
     pacsv.write_csv(_as_text_table(frame), buffer, write_options=_CSV)
     return buffer.getvalue()
@@ -50,7 +51,7 @@ def _copy_postgres(conn: Connection, table: sa.Table, first: pd.DataFrame,
     with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)",
                      writer=QueuedLibpqWriter(cursor)) as copy:  # sends from its own thread
         for frame in itertools.chain([first], rest):  # lazily: each chunk made as it is sent
-            copy.write(_csv(frame))
+            copy.write(as_csv(frame))
 
 
 def _insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from jinshu import audit, incident, leakguard, mask, protect
-from jinshu.bulk import bulk_load
+from jinshu.bulk import as_csv, bulk_load
 from jinshu.catalog import Contract
 from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
 from jinshu.store import dataset_table, metadata, publications
@@ -75,8 +75,7 @@ def publish(engine: Engine, contract: Contract, now: datetime,
             for chunk in pd.read_sql(sa.select(source), conn, chunksize=CHUNK_ROWS,
                                      dtype_backend="pyarrow"):
                 out = for_exchange(chunk, contract, protector)
-                leakguard.guard(f"{target.name} rows {rows + 1}-{rows + len(out)}",
-                                out.to_csv(index=False).encode("utf-8"))
+                leakguard.guard(f"{target.name} rows {rows + 1}-{rows + len(out)}", as_csv(out))
                 bulk_load(conn, target, out)
                 rows += len(chunk)
             audit.append(conn, "publish_exchange", contract.id, {"rows": rows, "table": target.name},

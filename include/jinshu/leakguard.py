@@ -24,16 +24,19 @@ from jinshu import mask
 from jinshu.divisions import address_codes
 from jinshu.formats import cn_ric
 
-_EDGE_BEFORE, _EDGE_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+# Each kind, as a whole run of ASCII letters and digits: a match inside a longer run
+# (a hash, a credit code, a word) is not one.
 PATTERNS = {
-    "cn_ric": re.compile(_EDGE_BEFORE + r"[1-9][0-9]{16}[0-9Xx]" + _EDGE_AFTER),
-    "cn_ric_15": re.compile(_EDGE_BEFORE + r"[1-9][0-9]{14}" + _EDGE_AFTER),
-    "mobile": re.compile(_EDGE_BEFORE + r"(?:\+?86)?1[3-9][0-9]{9}" + _EDGE_AFTER),
+    "cn_ric": re.compile(r"[1-9][0-9]{16}[0-9Xx]"),
+    "cn_ric_15": re.compile(r"[1-9][0-9]{14}"),
+    "mobile": re.compile(r"(?:86)?1[3-9][0-9]{9}"),
     # UnionPay (62, 16-19 digits) or Visa/Mastercard (16 digits): Luhn alone passes 1 in 10.
-    "bank_card": re.compile(_EDGE_BEFORE + r"(?:62[0-9]{14,17}|4[0-9]{15}|5[1-5][0-9]{14})"
-                            + _EDGE_AFTER),
-    "passport": re.compile(_EDGE_BEFORE + r"(?:E[0-9]{8}|E[A-Z][0-9]{7}|[DSP]E[0-9]{7})" + _EDGE_AFTER),
+    "bank_card": re.compile(r"62[0-9]{14,17}|4[0-9]{15}|5[1-5][0-9]{14}"),
+    "passport": re.compile(r"E[0-9]{8}|E[A-Z][0-9]{7}|[DSP]E[0-9]{7}"),
 }
+# One pass finds every candidate: a whole run of 9-19 letters and digits (the shortest
+# and longest kinds) that starts as some kind does, with a digit or D, E, P or S.
+_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9DEPS][0-9A-Za-z]{8,18}(?![0-9A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,14 @@ def _confirmed(kind: str, value: str) -> bool:
 def scan(text: str) -> list[Hit]:
     """Every confirmed raw identifier in ``text``, masked, in order of position."""
     hits = []
-    for kind, pattern in PATTERNS.items():
-        for match in pattern.finditer(text):
-            value = match.group()
-            if _confirmed(kind, value):
+    for run in _CANDIDATE.finditer(text):
+        value = run.group()
+        for kind, pattern in PATTERNS.items():
+            if pattern.fullmatch(value) and _confirmed(kind, value):
                 shown = mask.apply("cn_ric" if kind.startswith("cn_ric") else "bank_card",
                                    pd.Series([value], dtype="str")).iloc[0]
-                hits.append(Hit(kind, match.start(), shown))
-    return sorted(hits, key=lambda h: h.offset)
+                hits.append(Hit(kind, run.start(), shown))
+    return hits
 
 
 def guard(artifact: str, data: bytes) -> None:

@@ -100,6 +100,10 @@ MASKS: dict[str, Callable[[pd.Series], pd.Series]] = {
 
 def as_text(values: pd.Series) -> pd.Series:
     """Values as the ``str`` dtype, missing kept missing, whatever the source type."""
+    if values.dtype == "str":
+        return values
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return values.astype("str")  # Arrow strings: a cast, not a trip through Python
     return pd.Series(values.astype(object).where(values.notna(), None), index=values.index,
                      dtype="str")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from jinshu import mask
@@ -97,3 +100,19 @@ def test_a_column_with_no_values_masks_to_no_values(kind):
     empty = pd.Series(pd.array([None, None], dtype=pd.ArrowDtype(pa.null())))
     out = mask.apply(kind, empty)
     assert out.isna().all() and str(out.dtype) == "str"
+
+
+@pytest.mark.parametrize("dtype", [pd.ArrowDtype(pa.string()), pd.ArrowDtype(pa.large_string()),
+                                   "str", object])
+def test_text_from_any_string_column_masks_alike_and_keeps_missing(dtype):
+    """Columns read from the store come Arrow-backed: the same masks, the same gaps."""
+    values = pd.Series(["13812345678", None, "13912345678"], dtype=dtype)
+    assert mask.apply("mobile", values).tolist()[::2] == ["138****5678", "139****5678"]
+    assert mask.apply("mobile", values).isna().tolist() == [False, True, False]
+
+
+def test_dates_read_from_the_store_mask_to_their_year():
+    values = pd.Series(pd.array([date(1998, 3, 7), None], dtype=pd.ArrowDtype(pa.date32())))
+    assert mask.as_text(values).tolist()[0] == "1998-03-07"
+    assert mask.apply("date_year", values).isna().tolist() == [False, True]
+    assert mask.apply("date_year", values)[0] == "1998"
