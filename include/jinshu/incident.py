@@ -93,10 +93,6 @@ def active_incidents(conn: Connection, dataset_id: str | None = None) -> list[sa
     return conn.execute(query.order_by(incidents.c.id)).all()
 
 
-def is_suspended(conn: Connection, dataset_id: str) -> bool:
-    return bool(active_incidents(conn, dataset_id))
-
-
 def ensure_available(conn: Connection, dataset_id: str) -> None:
     """Raise :class:`DatasetSuspended` while an incident of the dataset is open."""
     open_ = active_incidents(conn, dataset_id)

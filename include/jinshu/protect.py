@@ -102,9 +102,12 @@ class Protector:
     def encrypt(self, values: pd.Series, contract: Contract, field: str,
                 key_id: str | None = None) -> pd.Series:
         """Envelopes under ``key_id`` (default: the active key); missing stays missing."""
+        return per_distinct(values, self._sealer(contract, field, key_id))
+
+    def _sealer(self, contract: Contract, field: str, key_id: str | None = None):
+        """Seals a list of ``field``'s values under ``key_id`` (default: the active key)."""
         key_id = key_id or self.keyring.active
-        return per_distinct(values, partial(_seal, self._cipher(key_id), key_id,
-                                            _aad(contract, field)))
+        return partial(_seal, self._cipher(key_id), key_id, _aad(contract, field))
 
     def decrypt(self, envelopes: pd.Series, contract: Contract, field: str) -> pd.Series:
         """Clear values of ``field``; raises :class:`UndecryptableValue` on any bad envelope."""
@@ -134,10 +137,9 @@ class Protector:
             out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key])
                                 if contract.subject_key
                                 else pd.Series(pd.NA, index=frame.index, dtype="str"))
-        key_id = self.keyring.active
         for spec in encrypted:
-            seal = partial(_seal, self._cipher(key_id), key_id, _aad(contract, spec.name))
-            index, sealed = per_distinct_each(frame[spec.name], [self.pseudonyms.of_each, seal])
+            index, sealed = per_distinct_each(frame[spec.name], [self.pseudonyms.of_each,
+                                                                 self._sealer(contract, spec.name)])
             out[blind_index_column(contract, spec.name)], out[spec.name] = index, sealed
         return out
 

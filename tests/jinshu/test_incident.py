@@ -62,7 +62,7 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
     opened = incident.open_incident(engine, store, DATASET, "wrong coordinates reported", "alice",
                                     T0 + timedelta(hours=1))
     with engine.connect() as conn:
-        assert incident.is_suspended(conn, DATASET)
+        assert incident.active_incidents(conn, DATASET)
         [row] = incident.active_incidents(conn)
     assert (row.id, row.opened_by, row.reason) == (opened.incident_id, "alice", "wrong coordinates reported")
     with pytest.raises(incident.DatasetSuspended, match=rf"suspended by incident #{row.id} .*alice"):
@@ -75,7 +75,7 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
     assert incident.close_incident(engine, DATASET, "coordinates corrected", "bob",
                                    T0 + timedelta(hours=3)) == [row.id]
     with engine.connect() as conn:
-        assert not incident.is_suspended(conn, DATASET) and incident.active_incidents(conn) == []
+        assert not incident.active_incidents(conn, DATASET) and incident.active_incidents(conn) == []
         closed = conn.execute(sa.select(incidents)).one()
     assert (closed.closed_by, closed.close_reason) == ("bob", "coordinates corrected")
     assert exchange.publish(engine, contract, T0 + timedelta(hours=4)) == 20
@@ -195,7 +195,7 @@ def test_a_raw_id_blocks_open_data_keeps_the_live_version_and_opens_an_incident(
     assert current(store) == live
     assert store.list(opendata.version_key(contract, T0 + timedelta(hours=1))) == []
     with engine.connect() as conn:
-        assert incident.is_suspended(conn, DATASET)
+        assert incident.active_incidents(conn, DATASET)
     with pytest.raises(incident.DatasetSuspended):  # the next run does not try again
         opendata.publish(engine, store, contract, T0 + timedelta(hours=2))
     assert ("incident_opened", incident.LEAK_GUARD) in trail(engine)
@@ -301,5 +301,5 @@ def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
     opened[0].join(timeout=30)
     assert current(store) == first  # the version written under the incident's feet is withdrawn
     with engine.connect() as conn:
-        assert incident.is_suspended(conn, DATASET)
+        assert incident.active_incidents(conn, DATASET)
     assert opened[1].open_data.endswith(opendata.version_key(contract, T0))
