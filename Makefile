@@ -39,6 +39,7 @@ bench: $(BIN)/activate
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 airflow: $(BIN)/activate $(AIRFLOW_HOME)/airflow.db
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/airflow standalone

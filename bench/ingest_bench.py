@@ -51,7 +51,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from jinshu import ingest
+from jinshu import pipeline
+from jinshu.ingest import stages
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "jinshu_bench"
@@ -67,8 +68,8 @@ MIN_TO_SQL_RATIO = 5.0
 MAX_PEAK_RSS_MB = 2048.0
 
 GX_IMPORT = "import GX"  # the quality task's fixed start-up cost, timed on its own
-STAGES = ("discover", *(n for name, _ in ingest.STAGES
-                        for n in ((GX_IMPORT, name) if name == "quality" else (name,))), "load")
+STAGES = ("discover", *(n for stage in pipeline.STAGES
+                        for n in ((GX_IMPORT, stage.name) if stage.name == "quality" else (stage.name,))))
 SAMPLE_SECONDS = 0.25  # how often the ingest's memory is sampled (reading PSS is not free)
 
 
@@ -170,7 +171,7 @@ def count_rows(pg_url: str, table: str) -> int:
 def generate(home: Path, rows: int, results: Results) -> Path:
     """Write the extract into the landing area; time generation (not part of ingest)."""
     from jinshu.catalog import load_catalog
-    from jinshu.generate import generate_extract
+    from jinshu.dev.generate import generate_extract
     from jinshu.settings import DEFAULT_CATALOG_DIR
 
     contract = load_catalog(DEFAULT_CATALOG_DIR)[DATASET]
@@ -193,20 +194,18 @@ def _timed_stage(stage, settings, contract, batch_id: str) -> float:
 def side_by_side(settings, contract, batch_id: str, seconds: dict[str, float]) -> None:
     """Quality here (GX imported first, timed on its own) and protect in a forked process:
     the DAG runs the two tasks at once, on two worker slots."""
-    from jinshu import ingest
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        protect = pool.submit(_timed_stage, ingest.protect_stage, settings, contract, batch_id)
+        protect = pool.submit(_timed_stage, stages.protect_stage, settings, contract, batch_id)
         with timed(seconds, GX_IMPORT):
             import great_expectations  # noqa: F401
         with timed(seconds, "quality"):
-            ingest.quality_stage(settings, contract, batch_id)
+            stages.quality_stage(settings, contract, batch_id)
         seconds["protect"] = protect.result()
 
 
 def run_stages(home: Path, store_url: str) -> IngestResult:
     """The ingest stages as the DAG's tasks call them, each timed, and the whole."""
-    from jinshu import ingest
     from jinshu.catalog import load_catalog
     from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
 
@@ -216,18 +215,20 @@ def run_stages(home: Path, store_url: str) -> IngestResult:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     with timed(seconds, "discover"):
-        waiting = ingest.discover(settings, contract, contracts)
+        waiting = stages.discover(settings, contract, contracts)
     if len(waiting) != 1:
         raise RuntimeError(f"discover found {len(waiting)} waiting batches, expected 1: {waiting}")
     batch_id = waiting[0]
-    if [name for name, _ in ingest.STAGES[-2:]] != list(ingest.SIDE_BY_SIDE):
-        raise RuntimeError(f"expected {ingest.SIDE_BY_SIDE} as the last stages before load")
-    for name, stage in ingest.STAGES[:-2]:
-        with timed(seconds, name):
-            stage(settings, contract, batch_id)
-    side_by_side(settings, contract, batch_id, seconds)
-    with timed(seconds, "load"):
-        counts = ingest.load(settings, contract, batch_id)
+    if pipeline.SIDE_BY_SIDE != ("quality", "protect"):
+        raise RuntimeError(f"expected quality and protect side by side, not {pipeline.SIDE_BY_SIDE}")
+    for stage in pipeline.STAGES:
+        if stage.name in pipeline.SIDE_BY_SIDE:
+            continue
+        if stage.name == pipeline.LOAD.name:
+            side_by_side(settings, contract, batch_id, seconds)
+        with timed(seconds, stage.name):
+            result = stage.run(settings, contract, batch_id)
+    counts = result
     return IngestResult(batch_id, seconds, time.perf_counter() - start, asdict(counts))
 
 

@@ -3,7 +3,8 @@
 
 One DAG per dataset contract in `include/catalog/`. Each run lists the
 department's landing area, records new files in the batch ledger, and takes
-every waiting batch through the stages below (one mapped group per file):
+every waiting batch through the stages of `jinshu.pipeline.STAGES` (one mapped
+group per file; the tasks are made from that registry):
 
 `read_extract` → `conform_to_contract` (undeclared columns dropped and
 reported) → `apply_consent_gate` (consent-based values kept only where the
@@ -28,8 +29,25 @@ from datetime import datetime
 
 from airflow.sdk import dag, get_parsing_context, task, task_group
 
-from jinshu import tasks
+from jinshu import pipeline, tasks
 from jinshu.catalog import Contract
+
+
+def stage_task(contract: Contract, stage: pipeline.Stage):
+    """The Airflow task of one registry stage; ``load`` updates the dataset's Asset."""
+    if stage is pipeline.LOAD:
+        @task(task_id=stage.task_id, outlets=[tasks.central_asset(contract)],
+              max_active_tis_per_dagrun=1)
+        def load(batch_id: str) -> dict[str, int]:
+            return tasks.load_batch(contract.id, batch_id)
+
+        return load
+
+    @task(task_id=stage.task_id)
+    def run(batch_id: str) -> str:
+        return tasks.run_stage(stage.name, contract.id, batch_id)
+
+    return run
 
 
 def build_ingest_dag(contract: Contract):
@@ -51,45 +69,13 @@ def build_ingest_dag(contract: Contract):
 
         @task_group
         def ingest_batch(batch_id: str):
-            @task
-            def read_extract(batch_id: str) -> str:
-                return tasks.read_extract(contract.id, batch_id)
-
-            @task
-            def conform_to_contract(batch_id: str) -> str:
-                return tasks.conform_to_contract(contract.id, batch_id)
-
-            @task
-            def apply_consent_gate(batch_id: str) -> str:
-                return tasks.apply_consent_gate(contract.id, batch_id)
-
-            @task
-            def check_row_rules(batch_id: str) -> str:
-                return tasks.check_row_rules(contract.id, batch_id)
-
-            @task
-            def deduplicate_records(batch_id: str) -> str:
-                return tasks.deduplicate_records(contract.id, batch_id)
-
-            @task
-            def validate_quality(batch_id: str) -> str:
-                return tasks.validate_quality(contract.id, batch_id)
-
-            @task
-            def protect_records(batch_id: str) -> str:
-                return tasks.protect_records(contract.id, batch_id)
-
-            @task(outlets=[tasks.central_asset(contract)], max_active_tis_per_dagrun=1)
-            def load_batch(batch_id: str) -> dict[str, int]:
-                return tasks.load_batch(contract.id, batch_id)
-
-            conformed = conform_to_contract(read_extract(batch_id))
-            checked = check_row_rules(apply_consent_gate(conformed))
-            deduped = deduplicate_records(checked)
-            validated, protected = validate_quality(deduped), protect_records(deduped)
-            loaded = load_batch(protected)
-            validated >> loaded
-            return loaded
+            made = {}
+            for stage in pipeline.STAGES:  # the registry's order respects every stage's ``after``
+                upstream = [made[name] for name in stage.after]
+                made[stage.name] = stage_task(contract, stage)(upstream[0] if upstream else batch_id)
+                for other in upstream[1:]:
+                    other >> made[stage.name]
+            return made[pipeline.LOAD.name]
 
         @task(trigger_rule="all_done")
         def report_batches() -> str:

@@ -66,7 +66,7 @@ def pg_url(pg_server: str) -> Iterator[str]:
     base = pg_server.rsplit("/", 1)[0]
     url = f"{base}/{name}"
     yield url
-    from jinshu.store import engine_for
+    from jinshu.store.engine import engine_for
 
     engine_for(url).dispose()
     with psycopg.connect(pg_server, autocommit=True) as conn:

@@ -9,13 +9,15 @@ from types import SimpleNamespace
 import pandas as pd
 import sqlalchemy as sa
 
-from jinshu import ingest, protect
+from jinshu import pipeline
 from jinshu.catalog import Contract
-from jinshu.objectstore import open_store
+from jinshu.protect import crypto, keys, policy
 from jinshu.settings import Settings
-from jinshu.store import batches, engine_for, quarantine
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
+from jinshu.store.tables import batches, quarantine
 
-STAGES = tuple(stage for _, stage in ingest.STAGES)
+STAGES = tuple(stage.run for stage in pipeline.BEFORE_LOAD)  # every stage before the load
 
 
 def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,
@@ -44,15 +46,7 @@ def drop(settings: Settings, contract: Contract, name: str, data: bytes) -> str:
 
 def run_stages(settings: Settings, contracts: dict[str, Contract], contract: Contract) -> list[str]:
     """Every waiting batch of ``contract`` through every stage, as the DAG runs them."""
-    waiting = ingest.discover(settings, contract, contracts)
-    for batch_id in waiting:
-        try:
-            for stage in STAGES:
-                stage(settings, contract, batch_id)
-            ingest.load(settings, contract, batch_id)
-        except (ingest.BatchClosed, ingest.QualityFailed):
-            pass
-    return waiting
+    return pipeline.run(settings, contracts, contract)
 
 
 def ingest_file(settings: Settings, contracts: dict[str, Contract], contract: Contract,
@@ -83,14 +77,14 @@ def stored_records(settings: Settings, contract: Contract) -> list[SimpleNamespa
     with engine_for(settings.store_url).connect() as conn:
         frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}" ORDER BY _record_hash'),
                             conn)
-    frame = protect.protector(settings).reveal(frame, contract)
+    frame = keys.protector(settings).reveal(frame, contract)
     return [SimpleNamespace(**row) for row in frame.astype(object).where(frame.notna(), None)
             .to_dict("records")]
 
 
 def original_of(settings: Settings, contract: Contract, quarantined: sa.Row) -> str:
     """A quarantined row's values as received (decrypted where the dataset is sensitive)."""
-    if not protect.encrypted_fields(contract):
+    if not policy.encrypted_fields(contract):
         return quarantined.original
     sealed = pd.Series([quarantined.original], dtype="str")
-    return protect.protector(settings).decrypt(sealed, contract, protect.ORIGINALS)[0]
+    return keys.protector(settings).decrypt(sealed, contract, crypto.ORIGINALS)[0]

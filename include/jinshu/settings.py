@@ -12,8 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The repository's folders: computed here only.
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_CATALOG_DIR = PACKAGE_DIR.parent / "catalog"
+REPO_DIR = PACKAGE_DIR.parents[1]
+DEFAULT_CATALOG_DIR = REPO_DIR / "include" / "catalog"
+CONSENT_CONTRACT = PACKAGE_DIR / "catalog" / "data" / "consent.yaml"
+SUITES_DIR = REPO_DIR / "expectations"
+REPORTS_SQL_DIR = REPO_DIR / "sql" / "reports"
+DAGS_DIR = REPO_DIR / "dags"
 DEFAULT_OPEN_DATA_VERSIONS = 10
 
 

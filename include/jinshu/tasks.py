@@ -13,12 +13,19 @@ from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jinshu import consent_intake, exchange, incident, ingest, leakguard, ledger, opendata, protect
+from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
-from jinshu.objectstore import open_store
-from jinshu.report import batch_table
+from jinshu.collect import consent_intake
+from jinshu.govern import incident
+from jinshu.govern.report import batch_table
+from jinshu.open import publisher
+from jinshu.protect import keys, leakguard
+from jinshu.repeat import ledger
 from jinshu.settings import Settings, get_settings
-from jinshu.store import engine_for, ensure_schema
+from jinshu.share import exchange
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
+from jinshu.store.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
@@ -37,52 +44,28 @@ def _context(dataset_id: str | None = None) -> tuple[Settings, dict[str, Contrac
 
 def discover_extracts(dataset_id: str) -> list[str]:
     settings, contracts, contract = _context(dataset_id)
-    waiting = ingest.discover(settings, contract, contracts)
+    waiting = pipeline.discover(settings, contract, contracts)
     log.info("%s: %d batch(es) waiting in %s", dataset_id, len(waiting), settings.landing_url)
     return waiting
 
 
-def _stage(stage, dataset_id: str, batch_id: str) -> str:
-    settings, _, contract = _context(dataset_id)
-    try:
-        return stage(settings, contract, batch_id)
-    except ingest.BatchClosed as closed:
-        raise AirflowSkipException(str(closed)) from closed
+def run_stage(stage_name: str, dataset_id: str, batch_id: str) -> str:
+    """One ingest stage of one batch (:data:`jinshu.pipeline.STAGES`); returns the batch id.
 
-
-def read_extract(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.read, dataset_id, batch_id)
-
-
-def conform_to_contract(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.conform_stage, dataset_id, batch_id)
-
-
-def apply_consent_gate(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.consent_stage, dataset_id, batch_id)
-
-
-def check_row_rules(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.check_stage, dataset_id, batch_id)
-
-
-def deduplicate_records(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.dedup_stage, dataset_id, batch_id)
-
-
-def validate_quality(dataset_id: str, batch_id: str) -> str:
-    """The GX suite; a critical failure fails this task (red in the UI) after quarantining."""
+    A batch settled by an earlier stage skips the rest; a failed critical
+    expectation fails ``validate_quality`` (red in the UI) after quarantining.
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
+    settings, _, contract = _context(dataset_id)
     try:
-        return _stage(ingest.quality_stage, dataset_id, batch_id)
-    except ingest.QualityFailed as failed:
+        pipeline.BY_NAME[stage_name].run(settings, contract, batch_id)
+    except pipeline.BatchClosed as closed:
+        raise AirflowSkipException(str(closed)) from closed
+    except pipeline.QualityFailed as failed:
         log.error("quality check failed: dataset %s, batch %s: %s", dataset_id, batch_id, failed)
         raise AirflowFailException(str(failed)) from failed
-
-
-def protect_records(dataset_id: str, batch_id: str) -> str:
-    return _stage(ingest.protect_stage, dataset_id, batch_id)
+    return batch_id
 
 
 def fail_run_if_a_batch_failed(dataset_id: str) -> None:
@@ -109,7 +92,7 @@ def build_quality_reports() -> str:
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jinshu import scorecard
+    from jinshu.govern import scorecard
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
@@ -128,7 +111,7 @@ def build_quality_reports() -> str:
 
 def load_batch(dataset_id: str, batch_id: str) -> dict[str, int]:
     settings, _, contract = _context(dataset_id)
-    counts = ingest.load(settings, contract, batch_id)
+    counts = pipeline.LOAD.run(settings, contract, batch_id)
     log.info("%s %s: %s", dataset_id, batch_id, counts)
     return counts.__dict__
 
@@ -179,7 +162,7 @@ def publish_to_exchange(dataset_id: str) -> int:
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     rows = _publish("exchange", dataset_id, lambda: exchange.publish(engine, contract, _now(),
-                                                                     protect.protector(settings)))
+                                                                     keys.protector(settings)))
     log.info("exchange: %s published, %d rows", dataset_id, rows)
     return rows
 
@@ -189,7 +172,7 @@ def publish_open_dataset(dataset_id: str) -> int:
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
-    rows = _publish("open data", dataset_id, lambda: opendata.publish(
+    rows = _publish("open data", dataset_id, lambda: publisher.publish(
         engine, store, contract, _now(), settings.open_data_versions))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
@@ -201,7 +184,7 @@ def write_open_catalog() -> str:
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     live = [c for c in contracts.values() if c.is_open
             and f"{c.id}/datapackage.json" in {o.key for o in store.list(f"{c.id}/")}]
-    opendata.write_catalog(store, live, _now())
+    publisher.write_catalog(store, live, _now())
     return f"{store.url}/catalog.json"
 
 
@@ -219,12 +202,12 @@ def catalog_at_parse_time() -> dict[str, Contract]:
 
 def rotate_data_keys(chunk_rows: int = 10_000) -> dict[str, int]:
     """Re-encrypt every stored value to the active data key; a retry resumes where it stopped."""
-    from jinshu import rotation
+    from jinshu.protect import rotation
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    report = rotation.rotate(engine, contracts, protect.protector(settings), _now(), chunk_rows,
+    report = rotation.rotate(engine, contracts, keys.protector(settings), _now(), chunk_rows,
                              actor="airflow:rotate_keys")
     for dataset, fields in report.reencrypted.items():
         log.info("%s: re-encrypted to %s: %s", dataset, report.active, fields)
@@ -237,12 +220,12 @@ def verify_data_keys() -> dict[str, int]:
     """Decrypt and re-index every stored value; fails when one is off the active key or wrong."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jinshu import rotation
+    from jinshu.protect import rotation
 
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    report = rotation.verify(engine, contracts, protect.protector(settings))
+    report = rotation.verify(engine, contracts, keys.protector(settings))
     log.info("key verification:\n%s", "\n".join(report.lines()))
     if not report.ok:
         raise AirflowFailException(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.models import DagBag
 
+from jinshu import pipeline
 from jinshu.catalog import load_catalog
 from jinshu.settings import DEFAULT_CATALOG_DIR
 
@@ -53,6 +54,19 @@ def test_ingest_updates_the_asset_the_publishers_wait_for(dagbag):
         assert [o.uri for o in load.outlets] == [contract.asset_uri]
         assert (contract.asset_uri in exchange) == contract.is_shareable
         assert (contract.asset_uri in open_data) == contract.is_open
+
+
+@pytest.mark.parametrize("dataset_id", sorted(CONTRACTS))
+def test_the_ingest_dag_runs_the_registry_stages_as_the_registry_orders_them(dagbag, dataset_id):
+    dag = dagbag.dags[f"ingest_{dataset_id}"]
+    group = {t.task_id.removeprefix("ingest_batch."): t for t in dag.tasks
+             if t.task_id.startswith("ingest_batch.")}
+    assert sorted(group) == sorted(stage.task_id for stage in pipeline.STAGES)
+    for stage in pipeline.STAGES:
+        upstream = {u.removeprefix("ingest_batch.") for u in group[stage.task_id].upstream_task_ids}
+        assert upstream == ({pipeline.BY_NAME[name].task_id for name in stage.after}
+                            or {"discover_extracts"}), stage.name
+        assert f"`{stage.task_id}`" in dag.doc_md, f"the DAG's doc does not describe {stage.task_id}"
 
 
 def test_parsing_touches_no_database_or_network(tmp_path):

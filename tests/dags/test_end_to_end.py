@@ -21,12 +21,13 @@ import pytest
 import sqlalchemy as sa
 from airflow.models import DagBag
 
-from jinshu import audit, leakguard, rotation
-from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
-from jinshu.keys import data_keyring, save_local_keyring
-from jinshu.objectstore import open_store
+from jinshu.dev.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
+from jinshu.govern import audit
+from jinshu.protect import leakguard, rotation
+from jinshu.protect.keys import data_keyring, save_local_keyring
 from jinshu.settings import Settings
-from jinshu.store import engine_for
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
 from tests.helpers import make_settings, stored_records
 
 pytestmark = pytest.mark.xdist_group("airflow")  # one worker owns the shared Airflow DB

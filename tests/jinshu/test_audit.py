@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from jinshu import audit
 from jinshu.cli import app
-from jinshu.generate import generate_extract
-from jinshu.store import engine_for, ensure_schema
+from jinshu.dev.generate import generate_extract
+from jinshu.govern import audit
+from jinshu.store.engine import engine_for
+from jinshu.store.schema import ensure_schema
 from tests.helpers import ingest_file
 
 

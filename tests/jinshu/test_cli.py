@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jinshu.cli import app
-from jinshu.generate import generate_extract
+from jinshu.dev.generate import generate_extract
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from jinshu.catalog import load_catalog
-from jinshu.conform import AmbiguousColumns, MissingColumns, ScopeViolation, clean_values, conform
-from jinshu.read import ROW
+from jinshu.collect.conform import AmbiguousColumns, MissingColumns, ScopeViolation, clean_values, conform
+from jinshu.collect.read import ROW
 from jinshu.settings import DEFAULT_CATALOG_DIR
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)

@@ -10,12 +10,15 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from jinshu import consent_intake, exchange, protect
 from jinshu.cli import app
-from jinshu.generate import consent_extract, generate_extract, generate_frame
-from jinshu.objectstore import open_store
-from jinshu.report import collection_report
-from jinshu.store import engine_for, ensure_schema
+from jinshu.collect import consent_intake
+from jinshu.dev.generate import consent_extract, generate_extract, generate_frame
+from jinshu.govern.report import collection_report
+from jinshu.protect import keys
+from jinshu.share import exchange
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
+from jinshu.store.schema import ensure_schema
 from tests.helpers import ingest_file, stored_records, table_rows
 
 DATASET, FIELD = "social_insurance_enrollment", "email"
@@ -70,7 +73,7 @@ def test_withdrawal_removes_stored_values_and_the_next_publish_drops_them(
     drop_consents(settings, contracts, ids[:3], ["granted"] * 3)
     ingest_file(settings, contracts, insurance, "x.csv", csv_of(people, insurance))
     engine = engine_for(settings.store_url)
-    exchange.publish(engine, insurance, datetime.now(UTC), protect.protector(settings))
+    exchange.publish(engine, insurance, datetime.now(UTC), keys.protector(settings))
     assert sum(r.email is not None for r in table_rows(settings, f"ex_{DATASET}")) == 3
 
     counts = drop_consents(settings, contracts, ids[:1], ["withdrawn"], on="2026-11-20",
@@ -80,7 +83,7 @@ def test_withdrawal_removes_stored_values_and_the_next_publish_drops_them(
     assert stored[ids[0]] is None and stored[ids[1]] == "user1@example.cn"
     [withdrawal] = table_rows(settings, "consent_withdrawals")
     assert (withdrawal.field, withdrawal.values_removed) == (FIELD, 1)
-    exchange.publish(engine, insurance, datetime.now(UTC), protect.protector(settings))
+    exchange.publish(engine, insurance, datetime.now(UTC), keys.protector(settings))
     published = [r for r in table_rows(settings, f"ex_{DATASET}") if r.email is not None]
     assert len(published) == 2
 

@@ -8,7 +8,8 @@ import hmac
 import pandas as pd
 import pytest
 
-from jinshu.dedup import RECORD_HASH, Pseudonymizer, record_hashes, split_batch_duplicates
+from jinshu.protect.pseudonyms import Pseudonymizer
+from jinshu.repeat.dedup import RECORD_HASH, record_hashes, split_batch_duplicates
 
 NA = None
 

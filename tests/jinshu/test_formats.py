@@ -9,10 +9,10 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from jinshu.catalog import load_catalog
-from jinshu.divisions import address_codes
-from jinshu.formats import REGISTRY, cn_ric, gb2260, landline, mobile, postcode, uscc
-from jinshu.generate import generate_frame
+from jinshu.dev.generate import generate_frame
 from jinshu.settings import DEFAULT_CATALOG_DIR
+from jinshu.vocab.divisions import address_codes
+from jinshu.vocab.formats import REGISTRY, cn_ric, gb2260, landline, mobile, postcode, uscc
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
 RIC_SAMPLES = ["140105199803071232", "14010520010815068X", "11010519491231002X"]

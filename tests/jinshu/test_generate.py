@@ -14,10 +14,8 @@ import pytest
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
-from jinshu import formats
 from jinshu.catalog import Contract, load_catalog
-from jinshu.divisions import county_name, shanxi_counties
-from jinshu.generate import (
+from jinshu.dev.generate import (
     FAULTS,
     UNDECLARED_COLUMN,
     UNDECLARED_MARKER,
@@ -27,6 +25,8 @@ from jinshu.generate import (
     write_sample_landing,
 )
 from jinshu.settings import DEFAULT_CATALOG_DIR
+from jinshu.vocab import formats
+from jinshu.vocab.divisions import county_name, shanxi_counties
 
 ROWS = 200
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)

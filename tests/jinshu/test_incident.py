@@ -10,13 +10,19 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from jinshu import audit, exchange, incident, opendata, quality, scorecard, tasks
+from jinshu import quality, tasks
 from jinshu.cli import app
-from jinshu.generate import generate_frame, render_extract
-from jinshu.leakguard import LeakFound
-from jinshu.objectstore import open_store
+from jinshu.dev.generate import generate_frame, render_extract
+from jinshu.govern import audit, incident, scorecard
+from jinshu.open import product, publisher
+from jinshu.protect.leakguard import LeakFound
+from jinshu.quality import records as quality_records
 from jinshu.settings import Settings
-from jinshu.store import batches, engine_for, ensure_schema, incidents
+from jinshu.share import exchange
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
+from jinshu.store.schema import ensure_schema
+from jinshu.store.tables import batches, incidents
 from tests.helpers import ingest_file, table_rows
 
 RAW_ID = "140105199803071232"  # a valid resident ID: address code, birth date, check digit
@@ -70,7 +76,7 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
     with pytest.raises(incident.DatasetSuspended):
         exchange.publish(engine, contract, T0 + timedelta(hours=2))
     with pytest.raises(incident.DatasetSuspended):
-        opendata.publish(engine, store, contract, T0 + timedelta(hours=2))
+        publisher.publish(engine, store, contract, T0 + timedelta(hours=2))
 
     assert incident.close_incident(engine, DATASET, "coordinates corrected", "bob",
                                    T0 + timedelta(hours=3)) == [row.id]
@@ -80,7 +86,7 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
     assert (closed.closed_by, closed.close_reason) == ("bob", "coordinates corrected")
     assert exchange.publish(engine, contract, T0 + timedelta(hours=4)) == 20
     assert len(exchange.read(engine, DATASET, "sx_gongan", T0)) == 20
-    assert opendata.publish(engine, store, contract, T0 + timedelta(hours=4)) == 20
+    assert publisher.publish(engine, store, contract, T0 + timedelta(hours=4)) == 20
     with pytest.raises(incident.IncidentError, match="no open incident"):
         incident.close_incident(engine, DATASET, "again", "bob", T0)
     assert trail(engine) == [
@@ -91,15 +97,15 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
 
 def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contracts, sites):
     contract, engine, store = sites
-    opendata.publish(engine, store, contract, T0)
+    publisher.publish(engine, store, contract, T0)
     first = current(store)
     ingest(settings, contracts, "b.csv", seed=2)
-    opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+    publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
     second = current(store)
     assert set(second) == set(first) == {f"{DATASET}/{n}" for n in (
         f"{DATASET}.csv", f"{DATASET}.json", f"{DATASET}.parquet", "datapackage.json")}
     assert second != first
-    v1, v2 = (opendata.version_key(contract, T0 + timedelta(hours=h)) for h in (0, 1))
+    v1, v2 = (publisher.version_key(contract, T0 + timedelta(hours=h)) for h in (0, 1))
     assert {store.read(f"{v2}{k.rsplit('/', 1)[1]}") for k in second} == set(second.values())
 
     opened = incident.open_incident(engine, store, DATASET, "bad batch b", "alice", T0 + timedelta(hours=2))
@@ -108,7 +114,7 @@ def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contrac
     assert store.list(v2) == []  # the unsafe version is not left in the public store
 
     incident.close_incident(engine, DATASET, "batch b fixed", "bob", T0 + timedelta(hours=3))
-    opendata.publish(engine, store, contract, T0 + timedelta(hours=4))  # the next run republishes
+    publisher.publish(engine, store, contract, T0 + timedelta(hours=4))  # the next run republishes
     assert current(store) != first
     incident.open_incident(engine, store, DATASET, "still wrong", "carol", T0 + timedelta(hours=5))
     assert current(store) == first  # skips the version the first incident found unsafe
@@ -124,10 +130,10 @@ def test_publish_keeps_the_newest_versions_and_withdrawal_falls_back_to_them(
     kept = []
     for seed, at in enumerate(times, start=2):
         ingest(settings, contracts, f"{seed}.csv", seed=seed)  # each version differs
-        opendata.publish(engine, store, contract, at, keep_versions=2)
+        publisher.publish(engine, store, contract, at, keep_versions=2)
         kept.append(current(store))
     stamps = {o.key.split("/")[2] for o in store.list(f"{DATASET}/versions/")}
-    assert stamps == {opendata.version_key(contract, at).split("/")[2] for at in times[2:]}
+    assert stamps == {publisher.version_key(contract, at).split("/")[2] for at in times[2:]}
     with engine.connect() as conn:
         removed = [json.loads(e.details)["files_of_old_versions_removed"] for e in conn.execute(
             sa.select(audit.audit_log).where(audit.audit_log.c.action == "publish_open_data")
@@ -152,7 +158,7 @@ def test_kept_versions_must_be_a_whole_number_of_at_least_one(tmp_path, value):
 
 def test_open_without_a_previous_version_removes_the_product(sites, settings, monkeypatch):
     contract, engine, store = sites
-    opendata.publish(engine, store, contract, T0)
+    publisher.publish(engine, store, contract, T0)
     opened = incident.open_incident(engine, store, DATASET, "published by mistake", "alice", T0)
     assert opened.open_data is None
     assert store.list(f"{DATASET}/") == []
@@ -187,17 +193,17 @@ def test_a_raw_id_blocks_the_exchange_keeps_its_contents_and_opens_an_incident(
 def test_a_raw_id_blocks_open_data_keeps_the_live_version_and_opens_an_incident(
         settings, contracts, sites):
     contract, engine, store = sites
-    opendata.publish(engine, store, contract, T0)
+    publisher.publish(engine, store, contract, T0)
     live = current(store)
     ingest(settings, contracts, "b.csv", seed=2, leak=True)
     with pytest.raises(LeakFound, match="cn_ric"):
-        opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+        publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
     assert current(store) == live
-    assert store.list(opendata.version_key(contract, T0 + timedelta(hours=1))) == []
+    assert store.list(publisher.version_key(contract, T0 + timedelta(hours=1))) == []
     with engine.connect() as conn:
         assert incident.active_incidents(conn, DATASET)
     with pytest.raises(incident.DatasetSuspended):  # the next run does not try again
-        opendata.publish(engine, store, contract, T0 + timedelta(hours=2))
+        publisher.publish(engine, store, contract, T0 + timedelta(hours=2))
     assert ("incident_opened", incident.LEAK_GUARD) in trail(engine)
 
 
@@ -215,7 +221,7 @@ def test_a_report_with_a_raw_id_is_not_written(settings, contracts, tmp_path):
                 batch_id=batch_id, dataset_id=household.id, department=household.department.code,
                 file_key=f"{batch_id}.csv", file_checksum="0" * 64, file_size=1, file_modified=at,
                 received_at=at, status="loaded", rows_in=200, stored=200, finished_at=at))
-            quality.store_results(conn, batch_id, household.id, [result], at)
+            quality_records.store_results(conn, batch_id, household.id, [result], at)
 
     out = tmp_path / "reports"
     batch("household_registration-a", T0, [])
@@ -236,7 +242,7 @@ def test_a_report_with_a_raw_id_is_not_written(settings, contracts, tmp_path):
 
 def test_cli_opens_lists_and_closes_an_incident(sites, settings, monkeypatch):
     contract, engine, store = sites
-    opendata.publish(engine, store, contract, T0)
+    publisher.publish(engine, store, contract, T0)
     for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url,
                        "USER": "bob"}.items():
         monkeypatch.setenv(key, str(value))
@@ -282,10 +288,10 @@ def test_publish_tasks_skip_a_suspended_dataset_and_fail_on_a_leak(sites, settin
 def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
         settings, contracts, sites, monkeypatch):
     contract, engine, store = sites
-    opendata.publish(engine, store, contract, T0)
+    publisher.publish(engine, store, contract, T0)
     first = current(store)
     ingest(settings, contracts, "b.csv", seed=2)
-    render, opened = opendata.render, []
+    render, opened = product.render, []
 
     def render_while_someone_opens_an_incident(*args, **kwargs):
         worker = threading.Thread(target=lambda: opened.append(incident.open_incident(
@@ -296,10 +302,10 @@ def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
         opened.append(worker)
         return render(*args, **kwargs)
 
-    monkeypatch.setattr(opendata, "render", render_while_someone_opens_an_incident)
-    opendata.publish(engine, store, contract, T0 + timedelta(hours=1))
+    monkeypatch.setattr(publisher, "render", render_while_someone_opens_an_incident)
+    publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
     opened[0].join(timeout=30)
     assert current(store) == first  # the version written under the incident's feet is withdrawn
     with engine.connect() as conn:
         assert incident.active_incidents(conn, DATASET)
-    assert opened[1].open_data.endswith(opendata.version_key(contract, T0))
+    assert opened[1].open_data.endswith(publisher.version_key(contract, T0))

@@ -11,10 +11,12 @@ import stat
 import pytest
 import sqlalchemy as sa
 
-from jinshu import ingest, protect
-from jinshu.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
-from jinshu.objectstore import LocalStore, open_store
-from jinshu.store import duplicates, engine_for, scope_violations
+from jinshu.dev.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
+from jinshu.ingest import stages
+from jinshu.protect import keys
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import LocalStore, open_store
+from jinshu.store.tables import duplicates, scope_violations
 from tests.helpers import (
     STAGES,
     drop,
@@ -175,13 +177,13 @@ def test_retried_stages_and_reruns_change_nothing(settings, contracts, household
     first = outcome_of(settings, key).batch
     ledger_before = table_rows(settings, "batches")
     data_before = stored_records(settings, household)
-    assert ingest.load(settings, household, batch_id).stored == first.stored
+    assert stages.load(settings, household, batch_id).stored == first.stored
     reads = []
     monkeypatch.setattr(LocalStore, "read", lambda self, key: reads.append(key) or b"")
     assert run_stages(settings, contracts, household) == []  # nothing new to discover
     assert reads == []  # and a known drop is not even read again
     monkeypatch.undo()
-    with pytest.raises(ingest.BatchClosed):
+    with pytest.raises(stages.BatchClosed):
         STAGES[0](settings, household, batch_id)
     assert table_rows(settings, "batches") == ledger_before
     assert stored_records(settings, household) == data_before
@@ -208,17 +210,17 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
     frame.loc[[3, 7], "established_on"] = "2030-01-01"  # a valid date, but in the future
     name, data = render_extract(enterprises, frame, seed=4)
     key = drop(settings, enterprises, name, data)
-    [batch_id] = ingest.discover(settings, enterprises, contracts)
-    for stage in STAGES[:STAGES.index(ingest.quality_stage)]:
+    [batch_id] = stages.discover(settings, enterprises, contracts)
+    for stage in STAGES[:STAGES.index(stages.quality_stage)]:
         stage(settings, enterprises, batch_id)
-    with pytest.raises(ingest.QualityFailed, match=r"established_on\.plausible"):
-        ingest.quality_stage(settings, enterprises, batch_id)
-    with pytest.raises(ingest.BatchClosed):  # protect, beside quality, finds the batch closed
-        ingest.protect_stage(settings, enterprises, batch_id)
+    with pytest.raises(stages.QualityFailed, match=r"established_on\.plausible"):
+        stages.quality_stage(settings, enterprises, batch_id)
+    with pytest.raises(stages.BatchClosed):  # protect, beside quality, finds the batch closed
+        stages.protect_stage(settings, enterprises, batch_id)
     batch = outcome_of(settings, key).batch
     assert (batch.status, batch.rows_in, batch.quarantined, batch.stored) == ("quarantined", 30, 30, 0)
     assert "critical expectations failed: established_on.plausible" in batch.reason
-    assert ingest.load(settings, enterprises, batch_id).stored == 0  # a retried load loads nothing
+    assert stages.load(settings, enterprises, batch_id).stored == 0  # a retried load loads nothing
     assert table_rows(settings, enterprises.table) == []
     failed = [r for r in table_rows(settings, "quality_results") if not r.success]
     assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == [
@@ -234,19 +236,19 @@ def test_protect_gives_way_when_quality_quarantines_the_batch_while_it_runs(
     frame = generate_frame(enterprises, 30, seed=4)
     frame.loc[[3], "established_on"] = "2030-01-01"
     key = drop(settings, enterprises, *render_extract(enterprises, frame, seed=4))
-    [batch_id] = ingest.discover(settings, enterprises, contracts)
-    for stage in STAGES[:STAGES.index(ingest.quality_stage)]:
+    [batch_id] = stages.discover(settings, enterprises, contracts)
+    for stage in STAGES[:STAGES.index(stages.quality_stage)]:
         stage(settings, enterprises, batch_id)
-    real_protector = protect.protector
+    real_protector = keys.protector
 
     def quality_fails_meanwhile(s):  # the two tasks run side by side in the DAG
-        with pytest.raises(ingest.QualityFailed):
-            ingest.quality_stage(settings, enterprises, batch_id)
+        with pytest.raises(stages.QualityFailed):
+            stages.quality_stage(settings, enterprises, batch_id)
         return real_protector(s)
 
-    monkeypatch.setattr(protect, "protector", quality_fails_meanwhile)
-    with pytest.raises(ingest.BatchClosed, match="quarantined"):
-        ingest.protect_stage(settings, enterprises, batch_id)
+    monkeypatch.setattr(stages, "protector", quality_fails_meanwhile)
+    with pytest.raises(stages.BatchClosed, match="quarantined"):
+        stages.protect_stage(settings, enterprises, batch_id)
     assert outcome_of(settings, key).batch.status == "quarantined"
     assert not (settings.work_dir / batch_id).exists()
 
@@ -274,12 +276,12 @@ def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, co
 def test_stage_files_are_private_and_gone_after_the_load(settings, contracts, household):
     drop(settings, household, "private.csv", csv(*GOOD))
     settings.work_dir.mkdir(parents=True, mode=0o755)  # made earlier by someone else
-    [batch_id] = ingest.discover(settings, household, contracts)
-    ingest.read(settings, household, batch_id)
+    [batch_id] = stages.discover(settings, household, contracts)
+    stages.read(settings, household, batch_id)
     work = settings.work_dir / batch_id
     assert stat.S_IMODE(settings.work_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
     for stage in STAGES[1:]:
         stage(settings, household, batch_id)
-    ingest.load(settings, household, batch_id)
+    stages.load(settings, household, batch_id)
     assert not work.exists()

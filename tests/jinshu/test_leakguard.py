@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from stdnum.cn import ric
 
-from jinshu import opendata
-from jinshu.generate import generate_frame, render_extract
-from jinshu.leakguard import PATTERNS, LeakFound, _confirmed, guard, scan
-from jinshu.objectstore import open_store
-from jinshu.store import engine_for
+from jinshu.dev.generate import generate_frame, render_extract
+from jinshu.open import publisher
+from jinshu.protect.leakguard import PATTERNS, LeakFound, _confirmed, guard, scan
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
 from tests.helpers import ingest_file
 
 
@@ -103,13 +103,13 @@ def test_a_leak_blocks_publication_and_the_previous_version_stays(settings, cont
     ingest_file(settings, contracts, sites, "a.csv", render_extract(
         sites, generate_frame(sites, 20, seed=1), seed=1)[1])
     engine, store = engine_for(settings.store_url), open_store(settings.open_data_url)
-    opendata.publish(engine, store, sites, datetime.now(UTC))
+    publisher.publish(engine, store, sites, datetime.now(UTC))
     before = {n: store.read(f"{sites.id}/{n}") for n in ("vaccination_sites.csv", "datapackage.json")}
 
     leaky = generate_frame(sites, 20, seed=2)
     leaky.loc[3, "address"] = "山西省太原市小店区 联系人身份证140105199803071232"
     ingest_file(settings, contracts, sites, "b.csv", render_extract(sites, leaky, seed=2)[1])
     with pytest.raises(LeakFound, match="cn_ric"):
-        opendata.publish(engine, store, sites, datetime.now(UTC))
+        publisher.publish(engine, store, sites, datetime.now(UTC))
     after = {n: store.read(f"{sites.id}/{n}") for n in before}
     assert after == before

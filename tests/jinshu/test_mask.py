@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jinshu import mask
-from jinshu.mask import MASKS
+from jinshu.vocab import mask
+from jinshu.vocab.mask import MASKS
 
 
 def masked(kind: str, *values: str | None) -> list:

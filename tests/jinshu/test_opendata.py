@@ -10,10 +10,10 @@ import frictionless
 import pandas as pd
 import pytest
 
-from jinshu import opendata
 from jinshu.catalog import Contract, load_catalog
-from jinshu.generate import generate_frame
-from jinshu.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe
+from jinshu.dev.generate import generate_frame
+from jinshu.open import product
+from jinshu.open.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, describe
 from jinshu.settings import DEFAULT_CATALOG_DIR
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
@@ -57,33 +57,33 @@ def test_the_catalog_has_open_datasets_with_personal_data():
 def test_no_personal_value_in_the_clear(dataset):
     contract = CATALOG[dataset]
     frame = stored(contract)
-    out, _ = opendata.anonymize(frame, contract)
+    out, _ = product.anonymize(frame, contract)
     cells = set(out.astype("str").to_numpy().ravel())
     for name in personal_fields(contract):
         clear = set(frame[name].dropna())
         assert clear, name
         assert not clear & cells, f"{name} appears in the clear"
         if name in out.columns:
-            assert opendata.treatment(contract.by_name[name], contract) == "mask"
+            assert product.treatment(contract.by_name[name], contract) == "mask"
 
 
 @pytest.mark.parametrize("dataset", OPEN)
 def test_only_public_or_masked_fields_are_published(dataset):
     contract = CATALOG[dataset]
-    out, _ = opendata.anonymize(stored(contract), contract)
+    out, _ = product.anonymize(stored(contract), contract)
     provenance = [SOURCE_DEPARTMENT, SOURCE_DATASET, ACQUIRED_ON]
     assert list(out.columns[-3:]) == provenance
     for name in out.columns[:-3]:
         spec = contract.by_name.get(name)
         if spec is not None:
-            assert spec.sensitivity == "public" or opendata.treatment(spec, contract) == "mask", name
+            assert spec.sensitivity == "public" or product.treatment(spec, contract) == "mask", name
 
 
 def test_enterprise_legal_representative_is_masked_not_dropped():
     contract = CATALOG["enterprise_registration"]
     assert contract.open.already_disclosed
     frame = stored(contract)
-    out, suppressed = opendata.anonymize(frame, contract)
+    out, suppressed = product.anonymize(frame, contract)
     assert suppressed == 0 and len(out) == len(frame)
     expected = [v[0] + "*" * (len(v) - 1) for v in frame["legal_representative"]]
     assert out["legal_representative"].tolist() == expected
@@ -100,7 +100,7 @@ def test_enterprise_legal_representative_is_masked_not_dropped():
 ])
 def test_treatment(sensitivity, disclosed, expected):
     contract = small_contract(sensitivity=sensitivity, already_disclosed=disclosed)
-    assert opendata.treatment(contract.by_name["detail"], contract) == expected
+    assert product.treatment(contract.by_name["detail"], contract) == expected
 
 
 def small_contract(sensitivity: str = "public", already_disclosed: bool = False,
@@ -128,7 +128,7 @@ def test_rare_quasi_identifier_combinations_are_suppressed():
     frame = pd.DataFrame({"code": [f"C{i}" for i in range(10)], "band": bands, "sex": sexes,
                           "detail": "x", "_acquired_at": ACQUIRED_AT}, dtype="str")
     frame["_acquired_at"] = ACQUIRED_AT
-    out, suppressed = opendata.anonymize(frame, contract)
+    out, suppressed = product.anonymize(frame, contract)
     assert suppressed == 3
     assert out["code"].tolist() == [f"C{i}" for i in range(7)]
     assert out.groupby(["band", "sex"]).size().min() >= 3
@@ -141,7 +141,7 @@ def test_minimum_living_allowance_opens_as_county_aggregates():
     contract = CATALOG["minimum_living_allowance"]
     sizes = {"140105": 7, "140106": 5, "140107": 4, "140108": 1}
     frame = with_counties(contract, sizes)
-    out, suppressed = opendata.anonymize(frame, contract)
+    out, suppressed = product.anonymize(frame, contract)
     assert suppressed == 4 + 1
     assert out["county_code"].tolist() == ["140105", "140106"]
     assert out["record_count"].tolist() == [7, 5]
@@ -158,7 +158,7 @@ def test_minimum_living_allowance_opens_as_county_aggregates():
 def test_aggregate_group_of_exactly_k_is_published(size, published):
     contract = CATALOG["minimum_living_allowance"]
     assert contract.open.k == 5
-    out, suppressed = opendata.anonymize(with_counties(contract, {"140105": size}), contract)
+    out, suppressed = product.anonymize(with_counties(contract, {"140105": size}), contract)
     assert (len(out) == 1) == published
     assert suppressed == (0 if published else size)
 
@@ -172,7 +172,7 @@ def test_every_row_states_source_and_acquisition_date(dataset):
     frame = stored(contract) if dataset != "minimum_living_allowance" else with_counties(
         contract, {"140105": 6, "140106": 8})
     frame.loc[frame.index[-1], "_acquired_at"] = pd.Timestamp("2025-03-06T09:00:00Z")
-    out, _ = opendata.anonymize(frame, contract)
+    out, _ = product.anonymize(frame, contract)
     assert len(out) > 0
     assert (out[SOURCE_DEPARTMENT] == contract.department.name).all()
     assert (out[SOURCE_DATASET] == contract.id).all()
@@ -187,10 +187,10 @@ def published(dataset: str, tmp_path: Path) -> tuple[Path, dict, pd.DataFrame]:
     contract = CATALOG[dataset]
     frame = stored(contract) if dataset != "minimum_living_allowance" else with_counties(
         contract, {"140105": 6, "140106": 8, "140107": 2})
-    out, suppressed = opendata.anonymize(frame, contract)
+    out, suppressed = product.anonymize(frame, contract)
     provenance = describe(contract, ACQUIRED_AT.to_pydatetime(), PUBLISHED_AT)
-    package = opendata.datapackage(contract, len(out), suppressed, provenance)
-    for name, data in opendata.render(out, contract, package).items():
+    package = product.datapackage(contract, len(out), suppressed, provenance)
+    for name, data in product.render(out, contract, package).items():
         (tmp_path / name).write_bytes(data)
     return tmp_path / "datapackage.json", package, out
 

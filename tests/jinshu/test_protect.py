@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jinshu import exchange, mask, protect
-from jinshu.dedup import Pseudonymizer
-from jinshu.keys import Keyring, KeyringError, data_keyring
-from jinshu.store import engine_for
+from jinshu.protect import crypto, keys
+from jinshu.protect.keyring import Keyring, KeyringError
+from jinshu.protect.keys import data_keyring
+from jinshu.protect.pseudonyms import Pseudonymizer
+from jinshu.share import exchange
+from jinshu.store.engine import engine_for
+from jinshu.vocab import mask
 from tests.helpers import ingest_file, make_settings, stored_records
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地行政区划代码,住址,登记日期\n"
@@ -34,7 +37,7 @@ def household(contracts):
 @pytest.fixture
 def protector():
     keyring = Keyring("k1", {"k1": os.urandom(32), "k2": os.urandom(32)}, "test")
-    return protect.Protector(keyring, Pseudonymizer(os.urandom(32)))
+    return crypto.Protector(keyring, Pseudonymizer(os.urandom(32)))
 
 
 def every_stored_text(settings) -> str:
@@ -60,7 +63,7 @@ def test_envelopes_round_trip_and_name_their_key(protector, household):
     values = pd.Series([PLANTED_IDS[0], None, PLANTED_IDS[1], PLANTED_IDS[0]], dtype="str")
     sealed = protector.encrypt(values, household, "id_number")
     assert sealed.isna().tolist() == [False, True, False, False]
-    assert {protect.key_id_of(v) for v in sealed.dropna()} == {"k1"}
+    assert {crypto.key_id_of(v) for v in sealed.dropna()} == {"k1"}
     assert sealed[0] != sealed[2]
     assert protector.decrypt(sealed, household, "id_number").tolist() == values.tolist()
     again = protector.encrypt(values, household, "id_number", key_id="k2")
@@ -70,11 +73,11 @@ def test_envelopes_round_trip_and_name_their_key(protector, household):
 
 def test_a_value_moved_to_another_field_or_modified_fails_to_decrypt(protector, household):
     sealed = protector.encrypt(pd.Series([PLANTED_IDS[0]], dtype="str"), household, "id_number")
-    with pytest.raises(protect.UndecryptableValue, match=r"ds_household_registration\.ethnicity"):
+    with pytest.raises(crypto.UndecryptableValue, match=r"ds_household_registration\.ethnicity"):
         protector.decrypt(sealed, household, "ethnicity")
     key_id, body = sealed[0].split(":")
     flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
-    with pytest.raises(protect.UndecryptableValue, match="fails authentication"):
+    with pytest.raises(crypto.UndecryptableValue, match="fails authentication"):
         protector.decrypt(pd.Series([f"{key_id}:{flipped}"], dtype="str"), household, "id_number")
 
 
@@ -141,7 +144,7 @@ def test_the_exchange_gets_masks_of_the_clear_values_not_ciphertext(settings, co
     with pytest.raises(ValueError, match="needs the keys"):
         exchange.publish(engine, household, datetime.now(UTC))
     assert exchange.publish(engine, household, datetime.now(UTC),
-                            protect.protector(settings)) == 3
+                            keys.protector(settings)) == 3
     with engine.connect() as conn:
         shared = conn.execute(sa.text("SELECT id_number, ethnicity FROM ex_household_registration"
                                       " ORDER BY id_number")).all()

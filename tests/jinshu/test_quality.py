@@ -11,10 +11,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jinshu import quality, scorecard
+from jinshu import quality
 from jinshu.catalog import Contract
-from jinshu.generate import generate_frame
-from jinshu.store import batches, ensure_schema, scope_violations
+from jinshu.dev.generate import generate_frame
+from jinshu.govern import scorecard
+from jinshu.quality import records as quality_records
+from jinshu.store import tables
+from jinshu.store.schema import ensure_schema
+from jinshu.store.tables import batches, scope_violations
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 RAW_ID = re.compile(r"\d{17}[\dXx]")
@@ -171,7 +175,7 @@ def _store_batch(conn: sa.Connection, contract: Contract, batch_id: str, receive
         file_key=f"{contract.landing_prefix}{batch_id}.csv", file_checksum="0" * 64, file_size=1,
         file_modified=received, received_at=received, status="loaded", rows_in=200, stored=200,
         duplicates=0, quarantined=0, finished_at=received))
-    quality.store_results(conn, batch_id, contract.id, results, received)
+    quality_records.store_results(conn, batch_id, contract.id, results, received)
 
 
 def test_reports_show_a_failing_batch_without_raw_ids(
@@ -179,7 +183,6 @@ def test_reports_show_a_failing_batch_without_raw_ids(
 ) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'central.db'}")
     ensure_schema(engine, contracts)
-    quality.create_tables(engine)
     household = contracts["household_registration"]
     clean = run(household, frame_for(household))
     broken = frame_for(household, seed=4)
@@ -189,11 +192,11 @@ def test_reports_show_a_failing_batch_without_raw_ids(
     with engine.begin() as conn:
         _store_batch(conn, household, "household_registration-a", NOW - timedelta(hours=30), clean)
         _store_batch(conn, household, "household_registration-b", NOW - timedelta(hours=2), failing)
-        quality.store_results(conn, "household_registration-b", household.id, failing, NOW)  # retry
+        quality_records.store_results(conn, "household_registration-b", household.id, failing, NOW)  # retry
         conn.execute(scope_violations.insert().values(
             batch_id="household_registration-b", column_header="备注", dataset_id=household.id,
             department=household.department.code, file_key="x.csv", non_empty_values=12, seen_at=NOW))
-        stored = conn.execute(sa.select(sa.func.count()).select_from(quality.quality_results)).scalar()
+        stored = conn.execute(sa.select(sa.func.count()).select_from(tables.quality_results)).scalar()
     assert stored == 2 * len(clean)
 
     paths = scorecard.build_reports(engine, tmp_path / "reports", contracts, now=NOW)
@@ -222,11 +225,10 @@ def test_reports_show_a_failing_batch_without_raw_ids(
 
 
 def test_pass_rate_query_runs_on_postgres(contracts: dict[str, Contract], pg_url: str) -> None:
-    from jinshu.store import engine_for
+    from jinshu.store.engine import engine_for
 
     engine = engine_for(pg_url)
     ensure_schema(engine, contracts)
-    quality.create_tables(engine)
     contract = contracts["vaccination_sites"]
     results = [quality.QualityResult("site_code.not_null", "critical", True),
                quality.QualityResult("phone.format", "warning", False, unexpected_count=2)]

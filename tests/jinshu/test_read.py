@@ -8,7 +8,7 @@ import json
 import openpyxl
 import pytest
 
-from jinshu.read import ROW, BadRecord, UnreadableFile, read_extract
+from jinshu.collect.read import ROW, BadRecord, UnreadableFile, read_extract
 
 CSV_ZH = "姓名,身份证号\n张三,140105199803071232\n李四,14010520010815068X\n"
 

@@ -10,12 +10,14 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from jinshu import audit, protect, rotation
 from jinshu.cli import app
-from jinshu.generate import generate_extract
-from jinshu.keys import KeyringError, data_keyring, local_keyring_path, save_local_keyring
+from jinshu.dev.generate import generate_extract
+from jinshu.govern import audit
+from jinshu.protect import crypto, keys, rotation
+from jinshu.protect.keyring import KeyringError
+from jinshu.protect.keys import data_keyring, local_keyring_path, save_local_keyring
 from jinshu.settings import Settings
-from jinshu.store import engine_for
+from jinshu.store.engine import engine_for
 from tests.helpers import ingest_file, make_settings, original_of, stored_records, table_rows
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -46,14 +48,14 @@ def raw(settings, contract) -> dict[str, sa.Row]:
 
 
 def key_ids(settings, contract) -> set[str]:
-    return {protect.key_id_of(getattr(r, f)) for r in table_rows(settings, contract.table)
+    return {crypto.key_id_of(getattr(r, f)) for r in table_rows(settings, contract.table)
             for f in SEALED if getattr(r, f) is not None}
 
 
-def new_key(settings) -> protect.Protector:
+def new_key(settings) -> crypto.Protector:
     """Add a fresh active key to the local keyring; the protector that uses it."""
     save_local_keyring(settings, data_keyring(settings).with_new_key())
-    return protect.protector(settings)
+    return keys.protector(settings)
 
 
 def rotate(settings, contracts, protector, **kwargs) -> rotation.RotationReport:
@@ -61,7 +63,7 @@ def rotate(settings, contracts, protector, **kwargs) -> rotation.RotationReport:
 
 
 def verify(settings, contracts) -> rotation.VerifyReport:
-    return rotation.verify(engine_for(settings.store_url), contracts, protect.protector(settings))
+    return rotation.verify(engine_for(settings.store_url), contracts, keys.protector(settings))
 
 
 def audit_actions(settings) -> list[str]:
@@ -82,7 +84,7 @@ def test_rotation_moves_every_value_to_the_new_key_and_changes_no_plaintext(
     assert report.active == "k2" and report.complete
     ethnicities = sum(r["ethnicity"] is not None for r in before.values())
     assert report.reencrypted["household_registration"] == {
-        "id_number": ROWS - 1, "ethnicity": ethnicities, protect.ORIGINALS: 1}
+        "id_number": ROWS - 1, "ethnicity": ethnicities, crypto.ORIGINALS: 1}
     assert records(settings, household) == before  # every plaintext identical
     stored_after = raw(settings, household)
     assert key_ids(settings, household) == {"k2"}
@@ -91,7 +93,7 @@ def test_rotation_moves_every_value_to_the_new_key_and_changes_no_plaintext(
         assert (row._bidx_ethnicity, row._record_hash) == (old._bidx_ethnicity, old._record_hash)
         assert row.id_number != old.id_number
     [sealed] = [r for r in table_rows(settings, "quarantine")]
-    assert protect.key_id_of(sealed.original) == "k2"
+    assert crypto.key_id_of(sealed.original) == "k2"
     assert original_of(settings, household, sealed) == original_before
 
     checked = verify(settings, contracts)
@@ -99,7 +101,7 @@ def test_rotation_moves_every_value_to_the_new_key_and_changes_no_plaintext(
     assert {k for _, _, k in checked.counts} == {"k2"}
     assert checked.checked == ROWS - 1 + ethnicities + 1
     assert audit_actions(settings)[-2:] == ["key_rotation_started", "key_rotation"]
-    assert rotate(settings, contracts, protect.protector(settings)).total == 0  # nothing left
+    assert rotate(settings, contracts, keys.protector(settings)).total == 0  # nothing left
 
 
 def test_interrupted_rotation_leaves_every_value_readable_and_resumes(
@@ -126,7 +128,7 @@ def test_interrupted_rotation_leaves_every_value_readable_and_resumes(
 def plaintexts(settings, contract, but: str) -> set[str]:
     """Clear sensitive values of every row but ``but`` (whose value no longer decrypts)."""
     rows = [r for r in table_rows(settings, contract.table) if r._subject_key != but]
-    protector = protect.protector(settings)
+    protector = keys.protector(settings)
     return {v for f in SEALED for v in protector.decrypt(
         pd.Series([getattr(r, f) for r in rows if getattr(r, f)], dtype="str"), contract, f)}
 
@@ -188,7 +190,7 @@ def test_a_value_changed_during_rotation_is_not_overwritten(pg_url, tmp_path, co
     ingest_file(settings, contracts, household, name, data)
     before = records(settings, household)
     subject = sorted(before)[0]
-    theirs = protect.protector(settings).encrypt(
+    theirs = keys.protector(settings).encrypt(
         pd.Series([before[subject]["id_number"]], dtype="str"), household, "id_number")[0]
     page = rotation._page
 
@@ -203,7 +205,7 @@ def test_a_value_changed_during_rotation_is_not_overwritten(pg_url, tmp_path, co
     assert report.skipped == 1 and not report.complete
     assert raw(settings, household)[subject].id_number == theirs  # not overwritten
     monkeypatch.setattr(rotation, "_page", page)
-    assert rotate(settings, contracts, protect.protector(settings)).total == 1  # the next run
+    assert rotate(settings, contracts, keys.protector(settings)).total == 1  # the next run
     assert records(settings, household) == before and verify(settings, contracts).ok
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from jinshu.catalog import load_catalog
-from jinshu.conform import conform
-from jinshu.read import ROW
-from jinshu.rules import VIOLATION_COLUMNS, Checked, check_rows
+from jinshu.collect.conform import conform
+from jinshu.collect.read import ROW
+from jinshu.collect.rules import VIOLATION_COLUMNS, Checked, check_rows
 from jinshu.settings import DEFAULT_CATALOG_DIR
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
@@ -152,7 +152,7 @@ def test_two_bad_columns_are_two_violations_and_one_bad_row():
     checked = check("household_registration", {"sex": "9", "county_code": "110105"}, {})
     assert sorted(zip(checked.violations["column"], checked.violations["rule"], strict=True)) == [
         ("county_code", "gb2260_shanxi"), ("sex", "code_list")]
-    assert checked.bad_rows.tolist() == [2]
+    assert checked.violations["_row"].unique().tolist() == [2]
     assert checked.valid[ROW].tolist() == [3]
 
 

@@ -4,21 +4,13 @@
 * :mod:`~jinshu.quality.validation`: the GX context and :func:`validate`;
 * :mod:`~jinshu.quality.batch`: row count change and freshness, the batch-level checks;
 * :mod:`~jinshu.quality.samples`: masked samples of unexpected values;
-* :mod:`~jinshu.quality.results`: :class:`QualityResult`, summaries and the ``quality_results`` table.
+* :mod:`~jinshu.quality.results`: :class:`QualityResult` and its summaries;
+* :mod:`~jinshu.quality.records`: results stored in ``quality_results`` (a service: touches the store).
 
 GX is imported only when a suite runs, so importing this package stays cheap.
 """
 
-from jinshu.quality.results import (
-    QualityResult,
-    create_tables,
-    critical_failures,
-    metadata,
-    previous_batch,
-    quality_results,
-    store_results,
-    summary_line,
-)
+from jinshu.quality.results import QualityResult, critical_failures, summary_line
 from jinshu.quality.samples import SAMPLE_SIZE
 from jinshu.quality.suites import (
     BATCH_CHECKS,
@@ -26,7 +18,6 @@ from jinshu.quality.suites import (
     DEFAULT_SUITES_DIR,
     FORMAT_CHECKS,
     FRESHNESS,
-    ROOT,
     ROW_COUNT_CHANGE,
     ROW_COUNT_RATIOS,
     SEVERITIES,
@@ -45,9 +36,8 @@ from jinshu.quality.validation import gx_context, validate
 
 __all__ = [
     "BATCH_CHECKS", "CRITICAL", "DEFAULT_SUITES_DIR", "FORMAT_CHECKS", "FRESHNESS",
-    "ROOT", "ROW_COUNT_CHANGE", "ROW_COUNT_RATIOS", "SAMPLE_SIZE",
+    "ROW_COUNT_CHANGE", "ROW_COUNT_RATIOS", "SAMPLE_SIZE",
     "SEVERITIES", "UPDATE_CYCLES", "WARNING", "QualityResult", "SuiteError", "check_suite",
-    "create_tables", "critical_failures", "generate_suite", "gx_context", "load_suite",
-    "metadata", "previous_batch", "quality_results", "stale_suites", "store_results",
+    "critical_failures", "generate_suite", "gx_context", "load_suite", "stale_suites",
     "suite_entries", "suite_path", "summary_line", "validate", "write_suites",
 ]

@@ -13,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from jinshu import mask
 from jinshu.catalog import Contract, FieldSpec
-from jinshu.protect import MASKED_ON_EXIT
+from jinshu.protect import policy
 
 SAMPLE_SIZE = 5
 
@@ -42,9 +41,10 @@ def masker(contract: Contract):
         spec: FieldSpec | None = contract.by_name.get(column)
         if spec is None:  # not a contract field: show nothing of it
             return ["***"] * len(texts)
-        if spec.sensitivity not in MASKED_ON_EXIT or not texts:
+        if not texts:
             return texts
-        return mask.apply(spec.mask_kind, pd.Series(texts, dtype="str")).tolist()
+        return policy.masked_for_exit(pd.Series(texts, dtype="str"), spec, contract,
+                                      policy.REPORT).tolist()
     return masked
 
 

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from jinshu.catalog import Contract
-from jinshu.divisions import shanxi_counties
-from jinshu.formats import uscc
+from jinshu.settings import SUITES_DIR
+from jinshu.vocab.divisions import shanxi_counties
+from jinshu.vocab.formats import uscc
 
 CRITICAL = "critical"
 WARNING = "warning"
 SEVERITIES = (CRITICAL, WARNING)
-ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_SUITES_DIR = ROOT / "expectations"
+DEFAULT_SUITES_DIR = SUITES_DIR
 
 ROW_COUNT_CHANGE = "jinshu.RowCountChange"
 FRESHNESS = "jinshu.Freshness"

@@ -1,0 +1,148 @@
+"""The contract model: one dataset's fields, legal bases, formats, sensitivity, sharing and opening.
+
+A contract is the single source of truth for a dataset: the DAGs, tables,
+row rules, masking and publication all read from it. Shapes only; the
+regulation's load-time rules are in :mod:`jinshu.catalog.rules`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Sensitivity = Literal[
+    "public", "internal", "personal", "sensitive_personal", "trade_secret", "state_secret"
+]
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ConsentBasis(_Model):
+    purpose: str = Field(min_length=2)
+    separate: bool = False
+
+
+class Basis(_Model):
+    """Either a statute citation (``law``) or the subject's ``consent``."""
+
+    law: str | None = None
+    consent: ConsentBasis | None = None
+
+
+class FieldSpec(_Model):
+    name: str = Field(pattern=IDENTIFIER)
+    title: str
+    type: Literal["string", "integer", "decimal", "date"] = "string"
+    format: str | None = None
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    values: dict[str, str] | None = None  # code -> label; labels are accepted on input
+    minimum: float | None = None
+    maximum: float | None = None
+    sensitivity: Sensitivity = "public"
+    basis: Basis | None = None
+    mask: str | None = None  # how the value is masked when it leaves the store; see jinshu.mask
+
+    @property
+    def mask_kind(self) -> str:
+        """The masking function: declared, else derived from the format or type."""
+        if self.mask:
+            return self.mask
+        by_format = {"cn_ric": "cn_ric", "mobile": "mobile"}
+        if self.format in by_format:
+            return by_format[self.format]
+        return "date_year" if self.type == "date" else "generic"
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.basis is not None and self.basis.consent is not None
+
+
+class Department(_Model):
+    code: str = Field(pattern=IDENTIFIER)
+    name: str
+
+
+class Sharing(_Model):
+    class_: Literal["unconditional", "conditional", "not_shared"] = Field(alias="class")
+    condition: str | None = None
+    legal_basis: str | None = None
+
+
+class Aggregate(_Model):
+    """Open a person-level dataset as counts and sums per group, not as records."""
+
+    by: tuple[str, ...] = Field(min_length=1)
+    sum: tuple[str, ...] = ()
+
+
+class OpenSpec(_Model):
+    class_: Literal["open", "conditional", "not_open"] = Field(alias="class")
+    livelihood: bool = False
+    already_disclosed: bool = False
+    quasi_identifiers: tuple[str, ...] = ()
+    k: int = Field(default=5, ge=2)
+    aggregate: Aggregate | None = None
+
+
+class Contract(_Model):
+    id: str = Field(pattern=IDENTIFIER)
+    title: str
+    description: str = ""
+    department: Department
+    subject: Literal["person", "organization", "none"]
+    subject_key: str | None = None
+    natural_key: tuple[str, ...]
+    update_cycle: Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
+    sharing: Sharing
+    open: OpenSpec
+    fields: tuple[FieldSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Contract:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"field names repeat: {sorted(n for n in names if names.count(n) > 1)}")
+        aggregate = self.open.aggregate
+        grouped = (*aggregate.by, *aggregate.sum) if aggregate else ()
+        for ref in (*self.natural_key, *self.open.quasi_identifiers, *grouped, self.subject_key):
+            if ref is not None and ref not in names:
+                raise ValueError(f"'{ref}' is referenced but is not a field")
+        return self
+
+    @cached_property
+    def by_name(self) -> dict[str, FieldSpec]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def table(self) -> str:
+        """The dataset's table in the central store."""
+        return f"ds_{self.id}"
+
+    @property
+    def asset_uri(self) -> str:
+        return f"jinshu://central/{self.id}"
+
+    @property
+    def landing_prefix(self) -> str:
+        """Where the department drops extracts: ``<dept>/<dataset>/``."""
+        return f"{self.department.code}/{self.id}/"
+
+    @property
+    def is_shareable(self) -> bool:
+        return self.sharing.class_ != "not_shared"
+
+    @property
+    def is_open(self) -> bool:
+        return self.open.class_ == "open"
+
+

@@ -1,0 +1,110 @@
+"""Loading contracts, and the regulation's load-time rules (docs/regulation.md, "catalog").
+
+* every field names a statute or the subject's consent (with its purpose);
+  sensitive personal data collected on consent needs separate consent;
+* a state-secret field never enters the platform;
+* ``not_shared`` needs an explicit legal basis; conditional sharing states its condition.
+
+A contract that breaks one fails with :class:`ContractError`, naming the
+file, the field and the rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from jinshu.catalog.contract import Contract
+from jinshu.vocab import formats
+from jinshu.vocab.mask import MASKS
+
+
+class ContractError(ValueError):
+    """A contract breaks a rule. Names the file, the field and the rule."""
+
+    def __init__(self, file: str, field: str | None, rule: str, fix: str) -> None:
+        self.file, self.field, self.rule, self.fix = file, field, rule, fix
+        where = f"{file}, field '{field}'" if field else file
+        super().__init__(f"{where}: {rule}. Fix: {fix}")
+
+
+def _check_rules(contract: Contract, file: str) -> None:
+    """The regulation's load-time rules, each failure naming file, field and rule."""
+    for f in contract.fields:
+        if f.sensitivity == "state_secret":
+            raise ContractError(
+                file, f.name, "a state-secret field may not enter the platform (REFERENCE §3)",
+                "remove the field; state secrets stay outside the sharing platforms",
+            )
+        basis = f.basis
+        if basis is None or (basis.law is None) == (basis.consent is None):
+            raise ContractError(
+                file, f.name, "every field needs exactly one legal basis: a statute or consent",
+                "add basis: {law: '<statute> 第N条'} or basis: {consent: {purpose: '<why>'}}",
+            )
+        if basis.consent and f.sensitivity == "sensitive_personal" and not basis.consent.separate:
+            raise ContractError(
+                file, f.name, "sensitive personal data on consent needs separate consent (PIPL art. 29)",
+                "set basis.consent.separate: true and ask for it on its own",
+            )
+        if f.mask is not None and f.mask not in MASKS:
+            raise ContractError(file, f.name, f"unknown mask '{f.mask}'", f"use one of {sorted(MASKS)}")
+        if f.format is not None and f.format not in formats.REGISTRY:
+            raise ContractError(
+                file, f.name, f"unknown format '{f.format}'",
+                f"use one of {sorted(formats.REGISTRY)}",
+            )
+    if contract.sharing.class_ == "not_shared" and not contract.sharing.legal_basis:
+        raise ContractError(
+            file, None, "not_shared needs an explicit legal basis (Decree 809)",
+            "add sharing.legal_basis citing the law, or share it conditionally",
+        )
+    if contract.sharing.class_ == "conditional" and not contract.sharing.condition:
+        raise ContractError(
+            file, None, "conditional sharing must state its condition",
+            "add sharing.condition describing who may use it and for what",
+        )
+    if contract.subject != "none" and contract.subject_key is None:
+        raise ContractError(
+            file, None, f"a dataset about a {contract.subject} needs a subject_key",
+            "set subject_key to the field that identifies the subject (ID number or USCC)",
+        )
+
+
+def load_contract(path: Path) -> Contract:
+    """Read and validate one contract file."""
+    file = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(file, None, f"not valid YAML ({exc})", "fix the YAML syntax") from exc
+    try:
+        contract = Contract.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"]
+        field = None
+        if len(loc) >= 2 and loc[0] == "fields" and isinstance(loc[1], int):
+            fields = raw.get("fields") or []
+            entry = fields[loc[1]] if loc[1] < len(fields) else None
+            field = entry.get("name") if isinstance(entry, dict) else None
+        where = ".".join(str(p) for p in loc) or "contract"
+        raise ContractError(
+            file, field, f"{where}: {err['msg']}", "correct the value as the contract schema says"
+        ) from exc
+    _check_rules(contract, file)
+    return contract
+
+
+def load_catalog(catalog_dir: Path) -> dict[str, Contract]:
+    """Every contract under ``catalog_dir``, by dataset id, in sorted order."""
+    contracts: dict[str, Contract] = {}
+    for path in sorted(catalog_dir.rglob("*.yaml")):
+        contract = load_contract(path)
+        if contract.id in contracts:
+            raise ContractError(str(path), None, f"dataset id '{contract.id}' is used twice",
+                                "give each contract its own id")
+        contracts[contract.id] = contract
+    return contracts

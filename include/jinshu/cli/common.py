@@ -1,0 +1,43 @@
+"""What every command shares: the Typer app, the catalog and the store, and the error exits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jinshu.catalog import Contract, ContractError, load_catalog
+from jinshu.settings import Settings
+
+app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+Reason = Annotated[str, typer.Option(help="why (audited; no personal data)")]
+Actor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
+AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def contracts_of(settings: Settings) -> dict[str, Contract]:
+    try:
+        return load_catalog(settings.catalog_dir)
+    except ContractError as error:
+        typer.echo(f"catalog error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def contract_of(settings: Settings, dataset: str) -> Contract:
+    contracts = contracts_of(settings)
+    if dataset not in contracts:
+        typer.echo(f"unknown dataset '{dataset}'; use one of: {', '.join(contracts)}", err=True)
+        raise typer.Exit(2)
+    return contracts[dataset]
+
+
+def store_of(settings: Settings):
+    """The central store's engine, its tables created if need be."""
+    from jinshu.store.engine import engine_for
+    from jinshu.store.schema import ensure_schema
+
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts_of(settings))
+    return engine

@@ -1,0 +1,90 @@
+"""Commands for departments and engineers around one dataset: generate, check, suites, batches, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jinshu.cli.common import AsJson, app, contract_of, contracts_of, store_of
+from jinshu.settings import Settings
+
+
+@app.command()
+def demo(rows: Annotated[int, typer.Option(help="rows per clean sample extract")] = 200) -> None:
+    """Generate sample extracts and run every DAG once on the embedded defaults."""
+    from jinshu.dev.demo import main
+
+    raise typer.Exit(main(rows))
+
+
+@app.command()
+def generate(
+    dataset: Annotated[str, typer.Argument(help="dataset id from the catalog")],
+    rows: Annotated[int, typer.Option(help="number of records")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 0,
+    fault: Annotated[list[str] | None, typer.Option(help="planted fault, repeatable")] = None,
+    header: Annotated[str, typer.Option(help="'title' (Chinese) or 'name' headers")] = "title",
+    out: Annotated[Path | None, typer.Option(help="folder; default: the dataset's landing folder")] = None,
+) -> None:
+    """Write a deterministic sample extract (optionally with planted faults)."""
+    from jinshu.dev.generate import generate_extract
+
+    settings = Settings.from_env()
+    contract = contract_of(settings, dataset)
+    name, data = generate_extract(contract, rows, seed=seed, faults=frozenset(fault or ()),
+                                  header=header)
+    folder = out or Path(settings.landing_url) / contract.landing_prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    typer.echo(f"wrote {folder / name} ({rows} rows, {len(data):,} bytes)")
+
+
+@app.command()
+def check(
+    dataset: Annotated[str, typer.Argument(help="dataset id the file is for")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    as_json: AsJson = False,
+) -> None:
+    """Check an extract against its contract before dropping it (stores nothing)."""
+    from jinshu import pipeline
+
+    contract = contract_of(Settings.from_env(), dataset)
+    try:
+        found = pipeline.preflight(contract, file.name, file.read_bytes())
+    except ValueError as error:  # unreadable, a required column missing, a classified header
+        typer.echo(f"{file}: rejected: {error}", err=True)
+        raise typer.Exit(1) from error
+    result = {"file": str(file), "rows": found.rows, "accepted": found.accepted,
+              "undeclared_columns": found.undeclared_columns, "problems": found.problems}
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"{file}: {found.accepted} of {found.rows} rows pass")
+        for header in found.undeclared_columns:
+            typer.echo(f"  column '{header}' is not in the contract: it will not be collected")
+        for p in found.problems[:50]:
+            where = f"row {p['row']}" + (f", column {p['column']}" if p["column"] else "")
+            typer.echo(f"  {where}: {p['detail']}. Fix: {p['fix']}")
+    raise typer.Exit(1 if found.problems or found.undeclared_columns else 0)
+
+
+@app.command()
+def suites() -> None:
+    """Regenerate the GX suites in expectations/ from the contracts (hand-written extras kept)."""
+    from jinshu.quality import write_suites
+
+    for path in write_suites(contracts_of(Settings.from_env())):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Print the batch ledger."""
+    from jinshu.govern.report import batch_table
+    from jinshu.repeat import ledger
+
+    with store_of(Settings.from_env()).connect() as conn:
+        typer.echo(batch_table(ledger.summary(conn, dataset)))

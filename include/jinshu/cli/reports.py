@@ -1,0 +1,50 @@
+"""``jinshu report``: what the platform did, for monitoring (text tables, or --json)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jinshu.cli.common import AsJson, app, contracts_of, store_of
+from jinshu.settings import Settings
+
+report_app = typer.Typer(help="Reports for monitoring (text tables, or --json).")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("collection")
+def report_collection(
+    as_json: AsJson = False,
+) -> None:
+    """Scope violations, consent kept/dropped, withdrawals and repeat offenders per department."""
+    from jinshu.govern.report import collection_report, render_collection, to_json
+
+    with store_of(Settings.from_env()).connect() as conn:
+        report = collection_report(conn)
+    typer.echo(to_json(report) if as_json else render_collection(report))
+
+
+@report_app.command("quality")
+def report_quality(
+    as_json: AsJson = False,
+    html: Annotated[bool, typer.Option(help="also rebuild Data Docs and the scorecard")] = False,
+) -> None:
+    """Pass rates, open critical failures and late datasets per department and dataset."""
+    from jinshu.govern.report import to_json
+    from jinshu.govern.scorecard import build_reports, quality_summary, render_quality_text
+
+    settings = Settings.from_env()
+    engine, contracts = store_of(settings), contracts_of(settings)
+    typer.echo(to_json(quality_summary(engine, contracts)) if as_json
+               else render_quality_text(engine, contracts))
+    if html:
+        from jinshu.protect.leakguard import LeakFound
+
+        try:
+            paths = build_reports(engine, settings.quality_dir, contracts)
+        except LeakFound as leak:
+            typer.echo(f"report not written: {leak}", err=True)
+            raise typer.Exit(1) from leak
+        for name, path in paths.items():
+            typer.echo(f"{name}: {path}", err=as_json)

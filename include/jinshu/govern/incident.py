@@ -1,0 +1,199 @@
+"""Incident response: one switch that suspends a dataset wherever it leaves the store.
+
+Opening an incident (an ``incidents`` row, audited with who and why) suspends
+the dataset at once: the exchange refuses to publish it and to serve it
+(:func:`jinshu.exchange.read` raises :class:`DatasetSuspended`, naming the
+incident), open data refuses to publish it, and the current open-data copy
+is withdrawn to the newest earlier version no incident found unsafe, or
+deleted when there is none; the blamed version's files are deleted too. An
+incident opened by hand blames the live version; one the leak guard opens
+blames nothing, since the blocked files never went out, so the live version
+stays.
+
+Closing (audited too) lifts the suspension and restores nothing by itself:
+the next publish run republishes the exchange and open data from the store
+as it is then (trigger ``publish_exchange`` / ``publish_open_data`` to do it
+at once). Later channels (exchange grants) hook in beside :func:`withdraw_open_data`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from jinshu.govern import audit
+from jinshu.protect import leakguard
+from jinshu.store import dialect
+from jinshu.store.objects import ObjectStore
+from jinshu.store.tables import incidents, publications
+
+LEAK_GUARD = "jinshu-leakguard"
+
+
+class IncidentError(ValueError):
+    """An incident cannot be opened or closed as asked."""
+
+
+class DatasetSuspended(RuntimeError):
+    """The dataset is under an open incident: nothing of it leaves the store."""
+
+    def __init__(self, dataset_id: str, incident: sa.Row) -> None:
+        self.dataset_id, self.incident_id = dataset_id, incident.id
+        super().__init__(
+            f"dataset {dataset_id} is suspended by incident #{incident.id} (opened "
+            f"{str(incident.opened_at)[:19]} by {incident.opened_by}: {incident.reason}). "
+            f"Fix the cause, then: jinshu incident close {dataset_id} --reason ...")
+
+
+@dataclass(frozen=True)
+class Opened:
+    incident_id: int
+    open_data: str | None  # the open-data version live now; None when there is none
+
+
+def dataset_lock(engine: Engine, dataset_id: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the dataset's publish lock: an incident and a publication never interleave."""
+    return dialect.named_lock(engine, f"dataset-{dataset_id}")
+
+
+def active_incidents(conn: Connection, dataset_id: str | None = None) -> list[sa.Row]:
+    """Open incidents (of one dataset, or all), oldest first."""
+    query = sa.select(incidents).where(incidents.c.closed_at.is_(None))
+    if dataset_id is not None:
+        query = query.where(incidents.c.dataset_id == dataset_id)
+    return conn.execute(query.order_by(incidents.c.id)).all()
+
+
+def ensure_available(conn: Connection, dataset_id: str) -> None:
+    """Raise :class:`DatasetSuspended` while an incident of the dataset is open."""
+    open_ = active_incidents(conn, dataset_id)
+    if open_:
+        raise DatasetSuspended(dataset_id, open_[0])
+
+
+def _checked(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise IncidentError("a reason is required")
+    if leakguard.scan(reason):
+        raise IncidentError("the reason carries a raw identifier; describe the problem without it")
+    return reason
+
+
+def _record(conn: Connection, dataset_id: str, reason: str, actor: str, now: datetime,
+            blamed: int | None) -> int:
+    incident_id = conn.execute(incidents.insert().values(
+        dataset_id=dataset_id, opened_at=now, opened_by=actor, reason=reason,
+        blamed_publication=blamed)).inserted_primary_key[0]
+    audit.append(conn, "incident_opened", dataset_id,
+                 {"incident": incident_id, "reason": reason, "blamed_publication": blamed},
+                 actor=actor, now=now)
+    return incident_id
+
+
+def _versions(conn: Connection, store: ObjectStore, dataset_id: str) -> list[sa.Row]:
+    """Versioned open-data publications of the dataset in this store, newest first."""
+    p = publications.c
+    rows = conn.execute(sa.select(publications)
+                        .where(p.channel == "open_data", p.dataset_id == dataset_id)
+                        .order_by(p.published_at.desc(), p.id.desc())).all()
+    return [r for r in rows if r.location.startswith(f"{store.url}/{dataset_id}/versions/")]
+
+
+def _unsafe(conn: Connection, dataset_id: str) -> set[int]:
+    return set(conn.execute(sa.select(incidents.c.blamed_publication).where(
+        incidents.c.dataset_id == dataset_id, incidents.c.blamed_publication.is_not(None))).scalars())
+
+
+def live_version(conn: Connection, store: ObjectStore, dataset_id: str) -> sa.Row | None:
+    """The newest open-data publication no incident has blamed (what is live)."""
+    unsafe = _unsafe(conn, dataset_id)
+    return next((v for v in _versions(conn, store, dataset_id) if v.id not in unsafe), None)
+
+
+def _files(store: ObjectStore, version: sa.Row) -> dict[str, str]:
+    """File name -> key of one version's files (empty when they are gone)."""
+    prefix = version.location.removeprefix(f"{store.url}/")
+    return {o.key.rsplit("/", 1)[1]: o.key for o in store.list(prefix)}
+
+
+def withdraw_open_data(conn: Connection, store: ObjectStore, dataset_id: str) -> str | None:
+    """Make the current copy the newest safe version before the newest blamed one (or
+    delete it), then delete the blamed versions' files, since the store is public.
+
+    Returns the location of the version now live, None when the product is gone.
+    """
+    unsafe = _unsafe(conn, dataset_id)
+    versions = _versions(conn, store, dataset_id)
+    blamed = [i for i, v in enumerate(versions) if v.id in unsafe]
+    older = versions[blamed[0] + 1 if blamed else 0:]
+    live, files = next(((v, f) for v in older if v.id not in unsafe and (f := _files(store, v))),
+                       (None, {}))
+    for name, key in files.items():
+        store.write(f"{dataset_id}/{name}", store.read(key))
+    current = {o.key for o in store.list(f"{dataset_id}/") if o.key.count("/") == 1}
+    for key in current - {f"{dataset_id}/{name}" for name in files}:
+        store.delete(key)
+    for version in versions:
+        if version.id in unsafe:
+            for key in _files(store, version).values():
+                store.delete(key)
+    return live.location if live else None
+
+
+def open_incident(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str,
+                  actor: str, now: datetime) -> Opened:
+    """Suspend the dataset, blame its live open-data version and withdraw it.
+
+    Waits for a publication of the dataset under way, so it blames what that one wrote.
+    """
+    reason = _checked(reason)
+    with dataset_lock(engine, dataset_id):
+        return _open(engine, open_data, dataset_id, reason, actor, now)
+
+
+def _open(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str, actor: str,
+          now: datetime) -> Opened:
+    with engine.begin() as conn:  # suspended from here on, even if the withdrawal fails
+        blamed = live_version(conn, open_data, dataset_id)
+        incident_id = _record(conn, dataset_id, reason, actor, now, blamed.id if blamed else None)
+    with engine.begin() as conn:
+        if not _versions(conn, open_data, dataset_id) and not open_data.list(f"{dataset_id}/"):
+            return Opened(incident_id, None)  # never published: nothing to withdraw
+        live = withdraw_open_data(conn, open_data, dataset_id)
+        audit.append(conn, "open_data_withdrawn", dataset_id,
+                     {"incident": incident_id, "live_version": live}, actor=actor, now=now)
+    return Opened(incident_id, live)
+
+
+def leak_blocked(engine: Engine, dataset_id: str, channel: str, leak: leakguard.LeakFound,
+                 now: datetime) -> int:
+    """Audit a publication the leak guard blocked and open an incident for the dataset."""
+    kinds = sorted({h.kind for h in leak.hits})
+    with engine.begin() as conn:
+        audit.append(conn, "publication_blocked", dataset_id,
+                     {"channel": channel, "artifact": leak.artifact, "hits": len(leak.hits),
+                      "kinds": kinds}, now=now)
+        return _record(conn, dataset_id, f"leak guard blocked the {channel} publication: "
+                       f"{len(leak.hits)} raw identifier(s) ({', '.join(kinds)})", LEAK_GUARD, now,
+                       None)
+
+
+def close_incident(engine: Engine, dataset_id: str, reason: str, actor: str,
+                   now: datetime) -> list[int]:
+    """Close every open incident of the dataset (lifting its suspension); returns their ids."""
+    reason = _checked(reason)
+    with engine.begin() as conn:
+        open_ = active_incidents(conn, dataset_id)
+        if not open_:
+            raise IncidentError(f"dataset {dataset_id} has no open incident")
+        for row in open_:
+            conn.execute(incidents.update().where(incidents.c.id == row.id).values(
+                closed_at=now, closed_by=actor, close_reason=reason))
+            audit.append(conn, "incident_closed", dataset_id, {"incident": row.id, "reason": reason},
+                         actor=actor, now=now)
+    return [row.id for row in open_]

@@ -1,0 +1,105 @@
+"""Human-readable tables of what the platform did."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from jinshu.settings import REPORTS_SQL_DIR
+
+SQL_DIR = REPORTS_SQL_DIR
+COLLECTION_SECTIONS = {
+    "departments": "collection_by_department.sql",
+    "scope_violations": "scope_violations.sql",
+    "consent_fields": "consent_fields.sql",
+}
+
+BATCH_COLUMNS = ("dataset_id", "file_key", "status", "rows_in", "stored", "duplicates",
+                 "quarantined", "reason")
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned table (wide East Asian characters count double)."""
+    def width(text: str) -> int:
+        return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+    widths = [max([width(h), *(width(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def batch_table(batches: Iterable[sa.Row]) -> str:
+    rows = []
+    for b in batches:
+        reason = (b.reason or "")[:70]
+        rows.append([b.dataset_id, b.file_key.rsplit("/", 1)[-1], b.status, str(b.rows_in),
+                     str(b.stored), str(b.duplicates), str(b.quarantined), reason])
+    return text_table(["dataset", "file", "status", "in", "stored", "dup", "quar", "reason"], rows)
+
+
+def run_sql(conn: Connection, name: str) -> list[dict]:
+    """Rows of one report query from ``sql/reports``, as plain JSON-ready dicts."""
+    rows = conn.execute(sa.text((SQL_DIR / name).read_text(encoding="utf-8"))).mappings()
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def collection_report(conn: Connection) -> dict[str, list[dict]]:
+    """Scope violations, consent gate and withdrawals, per department and in detail."""
+    report = {section: run_sql(conn, sql) for section, sql in COLLECTION_SECTIONS.items()}
+    for row in report["departments"] + report["scope_violations"]:
+        for flag in ("repeat_offender", "repeat_offence"):
+            if flag in row:
+                row[flag] = bool(row[flag])
+    return report
+
+
+def render_collection(report: dict[str, list[dict]]) -> str:
+    """The collection report as text tables for a terminal or a task log."""
+    def cells(rows: list[dict], keys: list[str]) -> list[list[str]]:
+        def cell(key: str, value: object) -> str:
+            text = "" if value is None else str(value)
+            return text[:19] if key.endswith("_seen") else text  # timestamps to the second
+
+        return [[cell(k, r[k]) for k in keys] for r in rows]
+
+    parts = ["collection control by department:"]
+    keys = ["department", "records_stored", "scope_violations", "undeclared_values",
+            "repeat_offender", "consent_kept", "consent_dropped", "withdrawals", "values_removed"]
+    parts.append(text_table(["department", "stored", "scope", "undecl.values", "repeat",
+                             "consent kept", "dropped", "withdrawals", "removed"],
+                            cells(report["departments"], keys)))
+    if report["scope_violations"]:
+        keys = ["department", "dataset_id", "column_header", "batches", "non_empty_values",
+                "first_seen", "last_seen"]
+        parts += ["", "columns outside the declared scope (values never kept):",
+                  text_table(["department", "dataset", "column", "batches", "values",
+                              "first seen", "last seen"], cells(report["scope_violations"], keys))]
+    if report["consent_fields"]:
+        keys = ["dataset_id", "field", "kept", "dropped", "records_stored", "withdrawals",
+                "values_removed"]
+        parts += ["", "consent-based fields (every record stored, with or without consent):",
+                  text_table(["dataset", "field", "kept", "dropped", "records stored",
+                              "withdrawals", "removed"], cells(report["consent_fields"], keys))]
+    return "\n".join(parts)
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2)

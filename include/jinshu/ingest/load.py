@@ -1,0 +1,79 @@
+"""Load one batch into the central store in a single transaction.
+
+Everything a batch produced lands together or not at all: new and changed
+records (upsert on the natural key), duplicates with the hash of their
+stored twin, quarantined rows with their reasons, scope violations and the
+ledger's counts. A retried load finds the batch closed and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from jinshu.catalog import Contract
+from jinshu.collect.conform import ScopeViolation
+from jinshu.collect.read import ROW
+from jinshu.govern import audit
+from jinshu.repeat import ledger
+from jinshu.repeat.dedup import RECORD_HASH
+from jinshu.repeat.stored import store_records
+from jinshu.store.tables import batches, consent_gate, duplicates, quarantine, scope_violations
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch's stages produced, ready to be stored."""
+
+    records: pd.DataFrame  # protected field columns + blind indexes, _record_hash, _subject_key, _row
+    repeats: pd.DataFrame  # _row, _record_hash: in-batch duplicates of a record in ``records``
+    rejected: pd.DataFrame  # QUARANTINE_COLUMNS, originals sealed where the dataset is sensitive
+    scope: list[ScopeViolation]
+    rows_in: int
+    encoding: str | None
+    consent: dict[str, tuple[int, int]] = field(default_factory=dict)  # field -> (kept, dropped)
+
+
+def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
+               now: datetime) -> ledger.Counts:
+    """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
+    row = conn.execute(
+        sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
+    if row is None:
+        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    if row.status != ledger.OPEN:
+        return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
+    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at)
+    repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
+    if not repeats.empty:
+        conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
+    if not outcome.rejected.empty:
+        rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
+        conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
+    if outcome.consent:
+        conn.execute(consent_gate.insert(), [
+            {"batch_id": batch_id, "field": name, "kept": kept, "dropped": dropped}
+            for name, (kept, dropped) in outcome.consent.items()
+        ])
+    if outcome.scope:
+        conn.execute(scope_violations.insert(), [
+            {"batch_id": batch_id, "column_header": v.header, "dataset_id": contract.id,
+             "department": contract.department.code, "file_key": row.file_key,
+             "non_empty_values": v.non_empty_values, "seen_at": row.received_at}
+            for v in outcome.scope
+        ])
+    counts = ledger.Counts(outcome.rows_in, stored, known + len(repeats), len(outcome.rejected))
+    every_row_rejected = counts.quarantined == counts.rows_in
+    audit.append(conn, "ingest", batch_id, {"dataset": contract.id, "file": row.file_key,
+                                            **counts.__dict__}, now=now)
+    ledger.close(
+        conn, batch_id, "quarantined" if every_row_rejected else "loaded", counts, now,
+        reason=("no data rows in the file" if counts.rows_in == 0 else
+                "every row was rejected: see quarantine") if every_row_rejected else None,
+        encoding=outcome.encoding,
+    )
+    return counts

@@ -1,0 +1,95 @@
+"""Quarantine: what is set aside, and the reason a department reads for each row or file.
+
+Every message names the file, the row and the column, the rule that failed and
+the fix, and never a value.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from jinshu.collect.conform import StateSecretMarking
+from jinshu.collect.read import ROW, BadRecord
+from jinshu.govern import audit
+from jinshu.quality import records as quality_records
+from jinshu.repeat import ledger
+from jinshu.settings import Settings
+from jinshu.store.engine import engine_for
+from jinshu.store.objects import ObjectStore, open_store
+from jinshu.store.tables import quarantine
+
+QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"]
+
+
+def landing_store(settings: Settings) -> ObjectStore:
+    return open_store(settings.landing_url, settings.s3_endpoint_url)
+
+
+def quarantine_message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
+    where = [f"file {file_key}"]
+    if row is not None and not pd.isna(row):
+        where.append(f"row {int(row)}")
+    if column:
+        where.append(f"column {column}")
+    return f"{', '.join(where)}: {detail}. Fix: {fix}"
+
+
+def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFrame:
+    """Quarantine rows for records that could not be parsed, raw text kept."""
+    return pd.DataFrame([{
+        "source_row": b.row, "column_name": None, "rule": b.rule,
+        "message": quarantine_message(file_key, b.row, None, b.detail,
+                                      "give every row as many fields as the header"),
+        "original": json.dumps({"raw": b.raw}, ensure_ascii=False),
+    } for b in bad_records], columns=QUARANTINE_COLUMNS)
+
+
+def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
+                    results: list | None = None) -> None:
+    """Keep the file's bytes aside and close the batch with the reason.
+
+    A file marked as state secret is not copied anywhere: only the reason is kept.
+    """
+    store = landing_store(settings)
+    if isinstance(error, StateSecretMarking):
+        archive = "not kept: state-secret marking"
+    else:
+        archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
+        store.write(archive, store.read(batch.file_key))
+    detail, _, fix = str(error).partition(". Fix: ")
+    message = quarantine_message(batch.file_key, None, None, detail, fix)
+    rule = getattr(error, "rule", type(error).__name__)
+    with engine_for(settings.store_url).begin() as conn:
+        conn.execute(quarantine.insert().values(
+            batch_id=batch.batch_id, source_row=None, column_name=None, rule=rule,
+            message=message, original=archive))
+        if results is not None:
+            quality_records.store_results(conn, batch.batch_id, batch.dataset_id, results, datetime.now(UTC))
+        audit.append(conn, "quarantine_file", batch.batch_id,
+                     {"dataset": batch.dataset_id, "file": batch.file_key, "rows_in": rows_in,
+                      "rule": rule})
+        ledger.close(conn, batch.batch_id, "quarantined",
+                     ledger.Counts(rows_in, 0, 0, rows_in), datetime.now(UTC), reason=message)
+    shutil.rmtree(settings.work_dir / batch.batch_id, ignore_errors=True)  # no clear copies left
+
+
+def row_rejections(file_key: str, original: pd.DataFrame, violations: pd.DataFrame) -> pd.DataFrame:
+    """One quarantine row per failing input row: its first column and rule, every reason,
+    and its values as received (``original`` is indexed by ``_row``)."""
+    if violations.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    messages = violations.assign(message=[
+        quarantine_message(file_key, r, c, d, f) for r, c, d, f in
+        violations[[ROW, "column", "detail", "fix"]].itertuples(index=False, name=None)
+    ])
+    per_row = messages.groupby(ROW, sort=True).agg(
+        column_name=("column", "first"), rule=("rule", "first"),
+        message=("message", " | ".join)).reset_index()
+    per_row["original"] = [json.dumps(original.loc[r].to_dict(), ensure_ascii=False, default=str)
+                           for r in per_row[ROW]]
+    return per_row.rename(columns={ROW: "source_row"})[QUARANTINE_COLUMNS]

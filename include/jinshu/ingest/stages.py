@@ -1,0 +1,249 @@
+"""The ingest stages of one dataset, as the DAG's tasks call them (in the order of
+:data:`jinshu.pipeline.STAGES`).
+
+Each stage takes a batch id, reads the previous stage's file from the
+batch's work folder, writes its own, and returns the batch id: tasks pass
+keys, not data. Stages are idempotent; only ``load`` writes to the central
+store, in one transaction. A file that cannot be read at all is quarantined
+whole (its bytes kept under ``_quarantine/`` in the landing area).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from jinshu.catalog import Contract
+from jinshu.collect import consent_registry
+from jinshu.collect.conform import (
+    AmbiguousColumns,
+    MissingColumns,
+    ScopeViolation,
+    StateSecretMarking,
+    conform,
+)
+from jinshu.collect.consent import consent_fields
+from jinshu.collect.read import ROW, UnreadableFile, read_extract
+from jinshu.collect.rules import check_rows
+from jinshu.ingest import workspace
+from jinshu.ingest.load import BatchOutcome, load_batch
+from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
+from jinshu.protect import crypto
+from jinshu.protect.keys import protector, pseudonym_key
+from jinshu.protect.pseudonyms import Pseudonymizer
+from jinshu.quality import records as quality_records
+from jinshu.quality.results import QualityResult, critical_failures
+from jinshu.quality.suites import load_suite
+from jinshu.quality.validation import validate
+from jinshu.repeat import ledger
+from jinshu.repeat.dedup import RECORD_HASH, record_hashes, split_batch_duplicates
+from jinshu.settings import Settings
+from jinshu.store.engine import engine_for
+from jinshu.store.schema import ensure_schema
+
+
+class BatchClosed(Exception):
+    """The batch was settled by an earlier stage (whole file quarantined)."""
+
+
+class QualityFailed(Exception):
+    """Critical expectations failed: the whole batch is quarantined, nothing loaded."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def discover(settings: Settings, contract: Contract, contracts: dict[str, Contract]) -> list[str]:
+    """Record new drops in the ledger; return every batch still waiting for ingest."""
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    store = landing_store(settings)
+    with engine.begin() as conn:
+        for obj in store.list(contract.landing_prefix):
+            name = obj.key.rsplit("/", 1)[-1]
+            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj):
+                continue  # hidden, archived, or already recorded: no need to read it again
+            checksum = hashlib.sha256(store.read(obj.key)).hexdigest()
+            ledger.record_drop(conn, contract, obj, checksum, _now())
+        return ledger.pending(conn, contract.id)
+
+
+def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
+    with engine_for(settings.store_url).connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status != ledger.OPEN:
+        raise BatchClosed(f"batch {batch_id} is {batch.status}: {batch.reason}")
+    return batch
+
+
+def read(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 1: decode and parse the file; ragged rows are set aside with their raw text."""
+    batch = _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    try:
+        extract = read_extract(batch.file_key, landing_store(settings).read(batch.file_key))
+    except UnreadableFile as error:
+        quarantine_file(settings, batch, error)
+        raise BatchClosed(str(error)) from error
+    workspace.save(extract.frame, work / "read.arrow")
+    bad = ragged_rejections(batch.file_key, extract.bad_records)
+    workspace.save(bad, work / "rejected_read.arrow")
+    (work / "read.json").write_text(json.dumps({"encoding": extract.encoding,
+                                                "rows_in": extract.rows_in}))
+    return batch_id
+
+
+def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 2: headers to fields, values cleaned; undeclared columns dropped and counted."""
+    batch = _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    frame = workspace.load(work / "read.arrow")
+    try:
+        conformed, scope = conform(frame, contract)
+    except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
+        quarantine_file(settings, batch, error)
+        raise BatchClosed(str(error)) from error
+    workspace.save(conformed, work / "conformed.arrow")
+    original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
+    workspace.save(original, work / "original.arrow")
+    (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
+    if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
+        ragged = workspace.load(work / "rejected_read.arrow")
+        ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
+                                                "declared scope"})
+        workspace.save(ragged, work / "rejected_read.arrow")
+    return batch_id
+
+
+def consent_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 3: consent-based fields kept only where the subject consented; records all stay."""
+    batch = _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    counts: dict[str, tuple[int, int]] = {}
+    if consent_fields(contract):
+        frame = workspace.load(work / "conformed.arrow")
+        with engine_for(settings.store_url).connect() as conn:
+            gated, counts = consent_registry.apply_gate(conn, frame, contract,
+                                               Pseudonymizer(pseudonym_key(settings)),
+                                               batch.received_at.date())
+        workspace.save(gated, work / "gated.arrow")
+    (work / "consent.json").write_text(json.dumps(counts))
+    return batch_id
+
+
+def _gated(work: Path) -> Path:
+    gated = work / "gated.arrow"
+    return gated if gated.exists() else work / "conformed.arrow"
+
+
+def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 4: row rules; failing rows are quarantined with every reason found."""
+    batch = _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    checked = check_rows(workspace.load(_gated(work)), contract)
+    workspace.save(checked.valid, work / "checked.arrow")
+    original = workspace.load(work / "original.arrow").set_index(ROW)
+    workspace.save(row_rejections(batch.file_key, original, checked.violations),
+                   work / "rejected_rules.arrow")
+    return batch_id
+
+
+def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 5: record hashes; repeats within the file set aside."""
+    _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    frame = workspace.load(work / "checked.arrow")
+    frame[RECORD_HASH] = record_hashes(frame, contract.field_names, pseudonym_key(settings))
+    first, repeats = split_batch_duplicates(frame)
+    workspace.save(first, work / "deduped.arrow")
+    workspace.save(repeats[[ROW, RECORD_HASH]], work / "repeats.arrow")
+    return batch_id
+
+
+def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 6: the dataset's GX suite on the batch's records; critical failure quarantines it."""
+    batch = _open_batch(settings, batch_id)
+    work = workspace.folder(settings, batch_id)
+    records = workspace.load(work / "deduped.arrow", columns=contract.field_names)
+    with engine_for(settings.store_url).connect() as conn:
+        previous_rows, previous_at = quality_records.previous_batch(conn, contract.id, batch_id)
+    results = validate(records, contract, load_suite(contract), previous_rows,
+                               previous_at, batch.received_at)
+    (work / "quality.json").write_text(json.dumps([r.__dict__ for r in results], default=str,
+                                                  ensure_ascii=False))
+    failed = critical_failures(results)
+    if failed:
+        names = ", ".join(r.expectation for r in failed)
+        error = QualityFailed(f"critical expectations failed: {names}; the batch is kept "
+                              f"aside, nothing was loaded. Fix: correct the extract and send it "
+                              f"again; see {settings.quality_dir / 'scorecard.html'}")
+        quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"],
+                        results=results)
+        raise error
+    return batch_id
+
+
+def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
+    """Stage 7, beside quality: subject pseudonyms, sensitive fields encrypted with their
+    blind indexes, quarantined originals sealed; the load takes records and quarantined
+    rows from here only."""
+    _open_batch(settings, batch_id)
+    work = settings.work_dir / batch_id
+    protection = protector(settings)
+    try:
+        records = protection.protect(workspace.load(work / "deduped.arrow"), contract)
+        rejected = pd.concat([workspace.load(work / "rejected_read.arrow"),
+                              workspace.load(work / "rejected_rules.arrow")], ignore_index=True)
+        rejected["original"] = crypto.seal_originals(rejected["original"], contract, protection)
+        workspace.save(records, work / "protected.arrow")
+        workspace.save(rejected, work / "rejected.arrow")
+    except FileNotFoundError:  # quality quarantined the batch meanwhile, folder and all
+        _open_batch(settings, batch_id)
+        raise
+    return batch_id
+
+
+def _read_facts(work: Path) -> dict:
+    """What the read stage found out about the file: encoding and rows in."""
+    return json.loads((work / "read.json").read_text())
+
+
+def _quality_results(work: Path) -> list:
+    path = work / "quality.json"
+    if not path.exists():
+        return []
+    return [QualityResult(**r) for r in json.loads(path.read_text())]
+
+
+def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
+    """Stage 8: one transaction into the central store; the work folder is then removed."""
+    work = settings.work_dir / batch_id
+    engine = engine_for(settings.store_url)
+    with engine.connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status != ledger.OPEN:
+        return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
+    rejected = workspace.load(work / "rejected.arrow")
+    records = workspace.load(work / "protected.arrow")
+    repeats = workspace.load(work / "repeats.arrow")
+    facts = _read_facts(work)
+    outcome = BatchOutcome(
+        records=records, repeats=repeats, rejected=rejected,
+        scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
+        rows_in=facts["rows_in"],
+        encoding=facts["encoding"],
+        consent={field: tuple(kd) for field, kd in
+                 json.loads((work / "consent.json").read_text()).items()},
+    )
+    with engine.begin() as conn:
+        counts = load_batch(conn, contract, batch_id, outcome, _now())
+        quality_records.store_results(conn, batch_id, contract.id, _quality_results(work), _now())
+    shutil.rmtree(work, ignore_errors=True)
+    return counts

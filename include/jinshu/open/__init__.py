@@ -1,0 +1,6 @@
+"""Open data (docs/regulation.md, pillars 3 and 4): de-identified, standardized, machine-readable,
+free, with source and acquisition date on every product.
+
+:mod:`.product` (pure: which fields open, k-anonymity, the files),
+:mod:`.provenance` (the stamp), :mod:`.publisher` (versions in the open-data store).
+"""

@@ -1,0 +1,79 @@
+"""The protection policy: what a field's sensitivity means at rest and on the way out.
+
+===================  =======================================  ===========================
+sensitivity          in the central store                     leaving the central store
+===================  =======================================  ===========================
+sensitive_personal   AES-256-GCM envelope + keyed blind index  masked (no grant gives more)
+personal             clear                                    masked unless entitled
+trade_secret         clear                                    masked; never opened
+state_secret         refused at contract load and at ingest   --
+internal, public     clear                                    as sharing/open class say
+===================  =======================================  ===========================
+
+Pure rules over the contract: which fields are encrypted, which columns hold
+their blind indexes, which columns form the stored natural key, and how each
+field leaves the store (:func:`on_exit`, the one exit policy every outlet uses).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+from jinshu.catalog import Contract, FieldSpec
+from jinshu.protect.pseudonyms import SUBJECT_KEY
+from jinshu.vocab import mask
+
+ENCRYPTED = "sensitive_personal"
+MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
+# Where data leaves the central store.
+EXCHANGE, OPEN_DATA, REPORT = "exchange", "open_data", "report"
+Exit = Literal["keep", "mask", "drop"]
+
+
+def encrypted_fields(contract: Contract) -> list[FieldSpec]:
+    return [f for f in contract.fields if f.sensitivity == ENCRYPTED]
+
+
+def blind_index_column(contract: Contract, field: str) -> str:
+    """The column holding ``field``'s blind index (the pseudonym, for the subject key)."""
+    return SUBJECT_KEY if field == contract.subject_key else f"_bidx_{field}"
+
+
+def extra_index_columns(contract: Contract) -> list[str]:
+    """Blind-index columns a dataset table needs beyond ``_subject_key``."""
+    return [blind_index_column(contract, f.name) for f in encrypted_fields(contract)
+            if f.name != contract.subject_key]
+
+
+def key_columns(contract: Contract) -> list[str]:
+    """Stored columns of the natural key: encrypted fields are matched by blind index."""
+    encrypted = {f.name for f in encrypted_fields(contract)}
+    return [blind_index_column(contract, k) if k in encrypted else k for k in contract.natural_key]
+
+
+def on_exit(spec: FieldSpec, contract: Contract, channel: str) -> Exit:
+    """How ``spec`` leaves the store through ``channel``: kept, masked or dropped.
+
+    Open data keeps public fields, masks personal ones only where the law already
+    disclosed the dataset, and drops the rest. The exchange and reports mask
+    personal, sensitive and trade-secret fields and keep the rest.
+
+    >>> from jinshu.catalog import FieldSpec
+    >>> name = FieldSpec(name="name", title="姓名", sensitivity="personal")
+    >>> on_exit(name, None, EXCHANGE)
+    'mask'
+    """
+    if channel == OPEN_DATA:
+        if spec.sensitivity == "public":
+            return "keep"
+        disclosed = spec.sensitivity == "personal" and contract.open.already_disclosed
+        return "mask" if disclosed else "drop"
+    return "mask" if spec.sensitivity in MASKED_ON_EXIT else "keep"
+
+
+def masked_for_exit(values: pd.Series, spec: FieldSpec, contract: Contract, channel: str) -> pd.Series:
+    """``values`` of ``spec`` as they may leave through ``channel`` (a dropped field is the
+    caller's to leave out)."""
+    return mask.apply(spec.mask_kind, values) if on_exit(spec, contract, channel) == "mask" else values

@@ -1,0 +1,105 @@
+"""The batch ledger: one row per dropped file and what became of its rows.
+
+Statuses: ``received`` (waiting for ingest), ``loaded``, ``quarantined``
+(the whole file or every row rejected), ``repeat_drop`` (the same bytes were
+dropped before: nothing ingested again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from jinshu.catalog import Contract
+from jinshu.store.objects import ObjectInfo
+from jinshu.store.tables import batches
+
+OPEN = "received"
+
+
+@dataclass(frozen=True)
+class Counts:
+    rows_in: int
+    stored: int
+    duplicates: int
+    quarantined: int
+
+    def check(self) -> None:
+        """Nothing is silently lost: every input row is accounted for."""
+        if self.rows_in != self.stored + self.duplicates + self.quarantined:
+            raise AssertionError(f"row counts do not add up: {self}")
+
+
+def batch_id_for(contract: Contract, obj: ObjectInfo, checksum: str) -> str:
+    """Deterministic: the same drop gets the same id on every retry."""
+    digest = hashlib.sha256(
+        f"{contract.id}|{obj.key}|{checksum}|{obj.modified.isoformat()}".encode()).hexdigest()
+    return f"{contract.id}-{digest[:12]}"
+
+
+def seen(conn: Connection, dataset_id: str, obj: ObjectInfo) -> bool:
+    """This exact drop (key, size, modification time) is already in the ledger."""
+    return conn.execute(sa.select(batches.c.batch_id).where(
+        batches.c.dataset_id == dataset_id, batches.c.file_key == obj.key,
+        batches.c.file_size == obj.size, batches.c.file_modified == obj.modified,
+    ).limit(1)).first() is not None
+
+
+def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum: str,
+                now: datetime) -> str | None:
+    """Ledger row for a file seen in the landing area; None if it is already known."""
+    batch_id = batch_id_for(contract, obj, checksum)
+    if conn.execute(sa.select(batches.c.batch_id).where(batches.c.batch_id == batch_id)).first():
+        return None
+    earlier = conn.execute(
+        sa.select(batches.c.batch_id)
+        .where(batches.c.dataset_id == contract.id, batches.c.file_checksum == checksum,
+               batches.c.status != "repeat_drop")
+        .order_by(batches.c.received_at).limit(1)
+    ).scalar()
+    conn.execute(batches.insert().values(
+        batch_id=batch_id, dataset_id=contract.id, department=contract.department.code,
+        file_key=obj.key, file_checksum=checksum, file_size=obj.size, file_modified=obj.modified,
+        received_at=now, status="repeat_drop" if earlier else OPEN, repeat_of=earlier,
+        rows_in=0, stored=0, duplicates=0, quarantined=0,
+        reason=f"the same file was already received as batch {earlier}" if earlier else None,
+        finished_at=now if earlier else None,
+    ))
+    return batch_id
+
+
+def pending(conn: Connection, dataset_id: str) -> list[str]:
+    rows = conn.execute(
+        sa.select(batches.c.batch_id)
+        .where(batches.c.dataset_id == dataset_id, batches.c.status == OPEN)
+        .order_by(batches.c.received_at, batches.c.file_key)
+    )
+    return [r.batch_id for r in rows]
+
+
+def get(conn: Connection, batch_id: str) -> sa.Row:
+    row = conn.execute(sa.select(batches).where(batches.c.batch_id == batch_id)).first()
+    if row is None:
+        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    return row
+
+
+def close(conn: Connection, batch_id: str, status: str, counts: Counts, now: datetime,
+          reason: str | None = None, encoding: str | None = None) -> None:
+    counts.check()
+    conn.execute(batches.update().where(batches.c.batch_id == batch_id).values(
+        status=status, rows_in=counts.rows_in, stored=counts.stored,
+        duplicates=counts.duplicates, quarantined=counts.quarantined,
+        reason=reason, encoding=encoding, finished_at=now,
+    ))
+
+
+def summary(conn: Connection, dataset_id: str | None = None) -> list[sa.Row]:
+    query = sa.select(batches).order_by(batches.c.received_at, batches.c.file_key)
+    if dataset_id:
+        query = query.where(batches.c.dataset_id == dataset_id)
+    return list(conn.execute(query))

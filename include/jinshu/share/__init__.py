@@ -1,0 +1,1 @@
+"""Sharing between departments (docs/regulation.md, pillar 3): the exchange."""

@@ -1,0 +1,161 @@
+"""Every difference between SQLite (the embedded default) and PostgreSQL (production), in one place.
+
+Callers ask for an operation (an upsert, a lock, a fast bulk write); only this
+module knows how each database does it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+POSTGRESQL = "postgresql"
+
+
+def is_postgres(bind: Connection | Engine) -> bool:
+    return bind.dialect.name == POSTGRESQL
+
+
+def create_engine(url: str) -> Engine:
+    """SQLite in WAL mode (readers go on while a batch loads); PostgreSQL with pre-ping."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _wal(dbapi_conn, _record) -> None:
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    return engine
+
+
+def serial_id() -> sa.types.TypeEngine:
+    """An autoincrementing key: BIGINT on PostgreSQL, INTEGER (SQLite's rowid) elsewhere."""
+    return sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+def hex_string(length: int) -> sa.types.TypeEngine:
+    """Hashes and pseudonyms compare byte-wise: the "C" collation on PostgreSQL (its key
+    index builds ~40% faster than under a locale), plain text elsewhere."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), POSTGRESQL)
+
+
+def upsert(conn: Connection, table: sa.Table):
+    """An INSERT that supports ``on_conflict_do_update`` on this database."""
+    return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+
+
+class prefix_before(FunctionElement):
+    """``prefix_before(column, ':')``: the part of ``column`` before the first ``:``.
+
+    Compiled with literals only, so a GROUP BY on it matches the SELECT.
+    """
+
+    inherit_cache = True
+    type = sa.Text()
+    name = "prefix_before"
+
+    def __init__(self, column: sa.ColumnElement, separator: str) -> None:
+        if len(separator) != 1 or separator == "'":
+            raise ValueError("the separator is one character other than a quote")
+        super().__init__(column, sa.literal_column(f"'{separator}'"))
+
+
+@compiles(prefix_before, POSTGRESQL)
+def _prefix_before_pg(element: prefix_before, compiler, **kw) -> str:
+    column, separator = (compiler.process(c, **kw) for c in element.clauses)
+    return f"split_part({column}, {separator}, 1)"
+
+
+@compiles(prefix_before)
+def _prefix_before_sqlite(element: prefix_before, compiler, **kw) -> str:
+    column, separator = (compiler.process(c, **kw) for c in element.clauses)
+    return f"substr({column}, 1, instr({column}, {separator}) - 1)"
+
+
+def serialize_writers(conn: Connection, table: sa.Table) -> None:
+    """One writer at a time on ``table`` until the transaction ends (an append-only chain).
+
+    SQLite already serializes every writer of the database.
+    """
+    if is_postgres(conn):
+        name = conn.dialect.identifier_preparer.format_table(table)
+        conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
+
+
+@contextlib.contextmanager
+def named_lock(engine: Engine, name: str) -> Iterator[None]:
+    """An exclusive lock across processes: a session advisory lock on PostgreSQL, a file
+    lock beside the SQLite database (one host)."""
+    if is_postgres(engine):
+        key = int.from_bytes(hashlib.sha256(f"jinshu:{name}".encode()).digest()[:8], "big",
+                             signed=True)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
+    database = engine.url.database
+    folder = Path(database).parent if database and database != ":memory:" else Path("/tmp")
+    with (folder / f".jinshu-{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
+    """A first load may COPY straight in and build the key index after (PostgreSQL only)."""
+    return is_postgres(conn) and conn.execute(sa.select(table).limit(1)).first() is None
+
+
+def write_frames(conn: Connection, table: sa.Table, frames: Iterator[pd.DataFrame],
+                 as_csv: Callable[[pd.DataFrame], bytes]) -> None:
+    """Append non-empty ``frames``: COPY on PostgreSQL (sent from its own thread while the
+    next chunk is prepared), DB-API executemany of text values elsewhere."""
+    if is_postgres(conn):
+        _copy(conn, table, frames, as_csv)
+    else:
+        for frame in frames:
+            _insert_many(conn, table, frame)
+
+
+def _copy(conn: Connection, table: sa.Table, frames: Iterator[pd.DataFrame],
+          as_csv: Callable[[pd.DataFrame], bytes]) -> None:
+    first = next(frames)
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in first.columns)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)",
+                     writer=QueuedLibpqWriter(cursor)) as copy:
+        for frame in itertools.chain([first], frames):  # lazily: each chunk made as it is sent
+            copy.write(as_csv(frame))
+
+
+def _insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Plain DB-API executemany of text values (SQLite's type affinity does the rest)."""
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    text = frame.astype("str").astype(object)
+    rows = text.where(frame.notna(), None).itertuples(index=False, name=None)
+    conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))

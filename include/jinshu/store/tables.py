@@ -1,0 +1,220 @@
+"""The central store's tables: governance tables and one table per dataset.
+
+Governance tables (grain and key):
+
+* ``batches``: one row per dropped file (key ``batch_id``), the ledger;
+* ``quarantine``: one row per rejected record or file, original values kept;
+* ``duplicates``: one row per record not stored because its twin is
+  (key ``batch_id, source_row``; ``record_hash`` points at the twin);
+* ``scope_violations``: one row per undeclared column per batch; values
+  are counted, never kept;
+* ``publications``: one row per dataset per publish run and channel;
+* ``consents``: one row per consent decision (key: subject pseudonym,
+  dataset, field, decision, date); ``consent_gate``: values kept/dropped per
+  consent field per batch; ``consent_withdrawals``: each withdrawal honored.
+
+Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from jinshu.catalog import Contract, FieldSpec
+from jinshu.protect import policy
+from jinshu.store.dialect import hex_string, serial_id
+
+metadata = sa.MetaData()
+
+batches = sa.Table(
+    "batches", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("file_checksum", sa.String(64), nullable=False, index=True),
+    sa.Column("file_size", sa.BigInteger, nullable=False),
+    sa.Column("file_modified", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("encoding", sa.String(16)),
+    sa.Column("rows_in", sa.BigInteger, nullable=False, default=0),
+    sa.Column("stored", sa.BigInteger, nullable=False, default=0),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, default=0),
+    sa.Column("quarantined", sa.BigInteger, nullable=False, default=0),
+    sa.Column("repeat_of", sa.String(96)),
+    sa.Column("reason", sa.Text),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("batch_id", sa.String(96), nullable=False, index=True),
+    sa.Column("source_row", sa.BigInteger),  # null when the whole file is rejected
+    sa.Column("column_name", sa.Text),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("original", sa.Text),  # JSON of the values as received, or the file's archive key
+)
+
+duplicates = sa.Table(
+    "duplicates", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("source_row", sa.BigInteger, primary_key=True),
+    sa.Column("record_hash", sa.String(32), nullable=False),
+)
+
+scope_violations = sa.Table(
+    "scope_violations", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("column_header", sa.Text, primary_key=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("non_empty_values", sa.BigInteger, nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+publications = sa.Table(
+    "publications", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("channel", sa.String(16), nullable=False),  # exchange | open_data
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True)),  # newest batch in the product
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("suppressed_rows", sa.BigInteger, nullable=False, default=0),
+    sa.Column("location", sa.Text, nullable=False),
+)
+
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("subject_key", sa.String(64), nullable=False),  # keyed pseudonym, never a raw ID
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),  # granted | refused | withdrawn
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # consent batch id or "cli"
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("subject_key", "dataset_id", "field", "decision", "decided_on",
+                        name="uq_consents_decision"),
+    sa.Index("ix_consents_lookup", "dataset_id", "field", "subject_key"),
+)
+
+consent_gate = sa.Table(
+    "consent_gate", metadata,
+    sa.Column("batch_id", sa.String(96), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("kept", sa.BigInteger, nullable=False),
+    sa.Column("dropped", sa.BigInteger, nullable=False),
+)
+
+withdrawals = sa.Table(
+    "consent_withdrawals", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("subject_key", sa.String(64), nullable=False),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("withdrawn_on", sa.Date, nullable=False),
+    sa.Column("honored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("values_removed", sa.BigInteger, nullable=False),
+)
+
+# ``incidents``: one row per incident (key ``id``); a dataset is suspended while one of its
+# incidents has no ``closed_at``. ``blamed_publication``: the open-data version it found unsafe.
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_by", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("blamed_publication", sa.BigInteger),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_by", sa.String(128)),
+    sa.Column("close_reason", sa.Text),
+)
+
+# ``audit_log``: one row per recorded action (key ``seq``), hash-chained (:mod:`jinshu.govern.audit`).
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(32), nullable=False),  # ISO-8601 UTC, exactly as hashed
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# ``quality_results``: one row per expectation per validated batch (:mod:`jinshu.quality`).
+quality_results = sa.Table(
+    "quality_results", metadata,
+    sa.Column("id", serial_id(), primary_key=True,
+              autoincrement=True),
+    sa.Column("batch_id", sa.String(96), nullable=False),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("expectation", sa.String(128), nullable=False),
+    sa.Column("expectation_type", sa.String(96), nullable=False, default=""),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("observed_value", sa.Text),
+    sa.Column("element_count", sa.BigInteger),
+    sa.Column("unexpected_count", sa.BigInteger, nullable=False, default=0),
+    sa.Column("unexpected_sample", sa.Text, nullable=False, default="[]"),  # JSON, masked
+    sa.Column("kwargs", sa.Text, nullable=False, default="{}"),  # JSON, for Data Docs
+    sa.Column("validated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("batch_id", "expectation", name="uq_quality_results_batch_expectation"),
+    sa.Index("ix_quality_results_dataset_time", "dataset_id", "validated_at"),
+    comment="One row per expectation per validated batch (grain: batch_id, expectation)",
+)
+
+_TYPES = {
+    "string": sa.Text,
+    "integer": sa.BigInteger,
+    "decimal": lambda: sa.Numeric(20, 6),
+    "date": sa.Date,
+}
+
+
+def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
+    return _TYPES[spec.type]()
+
+
+def dataset_columns(contract: Contract) -> list[sa.Column]:
+    """Fields (sensitive ones as encrypted envelopes), blind indexes, then lineage."""
+    encrypted = {f.name for f in policy.encrypted_fields(contract)}
+    return [
+        *(sa.Column(f.name, sa.Text if f.name in encrypted else column_type(f),
+                    comment=f"{f.title} (AES-256-GCM)" if f.name in encrypted else f.title)
+          for f in contract.fields),
+        *(sa.Column(c, hex_string(64)) for c in policy.extra_index_columns(contract)),
+        sa.Column("_record_hash", hex_string(32), nullable=False),
+        sa.Column("_subject_key", hex_string(64)),
+        sa.Column("_batch_id", sa.String(96), nullable=False),
+        sa.Column("_source_row", sa.BigInteger, nullable=False),
+        sa.Column("_acquired_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
+    """``ds_<id>``: one row per natural key, with lineage."""
+    if contract.table in meta.tables:
+        return meta.tables[contract.table]
+    return sa.Table(
+        contract.table, meta, *dataset_columns(contract),
+        # The only index: every lookup goes through the natural key (a record's
+        # hash covers its key, so a stored twin always shares it). Each extra
+        # index on a random key costs a load of a million rows ~15 s.
+        sa.UniqueConstraint(*policy.key_columns(contract), name=f"uq_{contract.table}_key"),
+        comment=contract.title,
+    )
