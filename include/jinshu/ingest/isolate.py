@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from jinshu.catalog import Limits
+from jinshu.collect.guard import check_xlsx
 from jinshu.collect.read import Extract, HeaderScore, UnreadableFile, read_extract
 from jinshu.ingest import workspace
 
@@ -57,6 +58,7 @@ def read_capped(name: str, data: bytes, limits: Limits, score: HeaderScore | Non
     """
     if PurePosixPath(name).suffix.lower() not in ISOLATED:
         return read_extract(name, data, limits, score)
+    check_xlsx(data, limits)  # a workbook beyond the limits never reaches the parser
     with tempfile.TemporaryDirectory(prefix="read-", dir=scratch_in) as scratch:
         folder = Path(scratch)
         (folder / "source").write_bytes(data)
