@@ -87,12 +87,13 @@ def preflight(contract: Contract, name: str, data: bytes) -> Preflight:
     Raises :class:`jinshu.collect.read.UnreadableFile` or a conform error for a file
     that would be quarantined whole.
     """
-    from jinshu.collect.conform import conform
-    from jinshu.collect.read import ROW, read_extract
+    from jinshu.collect.conform import conform, header_score
+    from jinshu.collect.read import ROW
     from jinshu.collect.rules import check_rows
+    from jinshu.ingest.isolate import read_capped
     from jinshu.repeat.dedup import RECORD_HASH, record_hashes, split_batch_duplicates
 
-    extract = read_extract(name, data)
+    extract = read_capped(name, data, contract.limits, header_score(contract))
     conformed, scope = conform(extract.frame, contract)
     checked = check_rows(conformed, contract)
     hashed = checked.valid.assign(**{RECORD_HASH: record_hashes(checked.valid, contract.field_names)})

@@ -71,7 +71,9 @@ def test_unusable_file_is_quarantined_whole_and_kept(settings, contracts, househ
                                                      rule, words):
     result = ingest_file(settings, contracts, household, name, data)
     assert result.batch.status == "quarantined"
-    assert (result.batch.rows_in, result.batch.stored) == (0, 0)
+    records_read = 1 if rule == "MissingColumns" else 0  # the records it held are counted
+    assert (result.batch.rows_in, result.batch.quarantined, result.batch.stored) == (
+        records_read, records_read, 0)
     [reason] = result.quarantine
     assert reason.rule == rule
     assert words in reason.message and f"file {household.landing_prefix}{name}" in reason.message
@@ -259,7 +261,7 @@ def test_a_file_marked_state_secret_is_refused_whole_and_not_copied(settings, co
                header=HEADER.rstrip("\n") + ",备注（机密★10年）\n")
     result = ingest_file(settings, contracts, household, "marked.csv", data)
     assert result.batch.status == "quarantined"
-    assert (result.batch.rows_in, result.batch.stored) == (0, 0)
+    assert (result.batch.rows_in, result.batch.quarantined, result.batch.stored) == (3, 3, 0)
     [reason] = result.quarantine
     assert reason.rule == "state_secret"
     assert "备注（机密★10年）" in reason.message and "Fix:" in reason.message

@@ -7,6 +7,7 @@ from jinshu.catalog.contract import (
            Contract,
            Department,
            FieldSpec,
+           Limits,
            OpenSpec,
            Sensitivity,
            Sharing,
@@ -14,4 +15,4 @@ from jinshu.catalog.contract import (
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
 __all__ = ["Aggregate", "Basis", "ConsentBasis", "Contract", "ContractError", "Department", "FieldSpec",
-           "OpenSpec", "Sensitivity", "Sharing", "load_catalog", "load_contract"]
+           "Limits", "OpenSpec", "Sensitivity", "Sharing", "load_catalog", "load_contract"]

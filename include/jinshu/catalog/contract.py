@@ -90,6 +90,21 @@ class OpenSpec(_Model):
     aggregate: Aggregate | None = None
 
 
+class Limits(_Model):
+    """Caps on one extract, so a broken or hostile file is quarantined instead of taking the
+    worker down. The defaults fit honest government extracts; a contract raises one when its
+    files need it."""
+
+    max_file_mb: int = Field(default=2048, ge=1)  # the file as dropped
+    max_rows: int = Field(default=50_000_000, ge=1)  # records (a province-wide extract: 35M)
+    max_columns: int = Field(default=1000, ge=1)
+    max_cells: int = Field(default=20_000_000, ge=1)  # an XLSX sheet's area, rows x columns
+    max_cell_chars: int = Field(default=32_767, ge=1)  # Excel's own cap on one cell
+    max_line_kb: int = Field(default=1024, ge=1)  # one CSV line
+    max_inflate_ratio: int = Field(default=100, ge=2)  # XLSX part unpacked : packed
+    max_memory_mb: int = Field(default=1024, ge=128)  # the XLSX reader's process
+
+
 class Contract(_Model):
     id: str = Field(pattern=IDENTIFIER)
     title: str
@@ -102,6 +117,7 @@ class Contract(_Model):
     sharing: Sharing
     open: OpenSpec
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
+    limits: Limits = Limits()
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Contract:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 
@@ -79,6 +81,16 @@ def header_map(contract: Contract) -> dict[str, str]:
         for label in (f.name, f.title, *f.aliases):
             out[fold(label)] = f.name
     return out
+
+
+def _fields_named(known: dict[str, str], cells: list[str]) -> int:
+    return len({known[label] for label in map(fold, cells) if label in known})
+
+
+def header_score(contract: Contract) -> Callable[[list[str]], int]:
+    """How many of the contract's fields a row's cells name (by name, title or alias): the
+    reader takes the first row naming the most as the header, below any title rows."""
+    return partial(_fields_named, header_map(contract))
 
 
 def clean_values(values: pd.Series) -> pd.Series:

@@ -36,6 +36,20 @@ class BatchOutcome:
     rows_in: int
     encoding: str | None
     consent: dict[str, tuple[int, int]] = field(default_factory=dict)  # field -> (kept, dropped)
+    header_row: int | None = None  # the sheet row the header was found in
+
+
+def batch_reason(counts: ledger.Counts, header_row: int | None) -> str | None:
+    """What the ledger says about a batch that was read: all rows rejected, a header below
+    row 1 (the rows above it were not read as records)."""
+    notes = []
+    if counts.quarantined == counts.rows_in:
+        notes.append("no data rows in the file" if counts.rows_in == 0 else
+                     "every row was rejected: see quarantine")
+    if header_row and header_row > 1:
+        notes.append(f"header found in row {header_row}: the {header_row - 1} row(s) above it "
+                     "(a title or blank rows) were not read as records")
+    return "; ".join(notes) or None
 
 
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
@@ -72,8 +86,6 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
                                             **counts.__dict__}, now=now)
     ledger.close(
         conn, batch_id, "quarantined" if every_row_rejected else "loaded", counts, now,
-        reason=("no data rows in the file" if counts.rows_in == 0 else
-                "every row was rejected: see quarantine") if every_row_rejected else None,
-        encoding=outcome.encoding,
+        reason=batch_reason(counts, outcome.header_row), encoding=outcome.encoding,
     )
     return counts

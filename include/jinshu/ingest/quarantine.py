@@ -51,7 +51,8 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
 
 def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
                     results: list | None = None) -> None:
-    """Keep the file's bytes aside and close the batch with the reason.
+    """Keep the file's bytes aside (copied, never read into memory) and close the batch with
+    the reason; ``rows_in``: the records read from it, all counted as quarantined.
 
     A file marked as state secret is not copied anywhere: only the reason is kept.
     """
@@ -60,7 +61,10 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
         archive = "not kept: state-secret marking"
     else:
         archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
-        store.write(archive, store.read(batch.file_key))
+        try:
+            store.copy(batch.file_key, archive)
+        except FileNotFoundError:
+            archive = "not kept: the file was no longer in the landing area"
     detail, _, fix = str(error).partition(". Fix: ")
     message = quarantine_message(batch.file_key, None, None, detail, fix)
     rule = getattr(error, "rule", type(error).__name__)

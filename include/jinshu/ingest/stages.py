@@ -27,11 +27,14 @@ from jinshu.collect.conform import (
     ScopeViolation,
     StateSecretMarking,
     conform,
+    header_score,
 )
 from jinshu.collect.consent import consent_fields
-from jinshu.collect.read import ROW, UnreadableFile, read_extract
+from jinshu.collect.guard import check_size
+from jinshu.collect.read import ROW, UnreadableFile
 from jinshu.collect.rules import check_rows
 from jinshu.ingest import workspace
+from jinshu.ingest.isolate import read_capped
 from jinshu.ingest.load import BatchOutcome, load_batch
 from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
 from jinshu.protect import crypto
@@ -45,7 +48,12 @@ from jinshu.repeat import ledger
 from jinshu.repeat.dedup import RECORD_HASH, record_hashes, split_batch_duplicates
 from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
+from jinshu.store.objects import ObjectStore
 from jinshu.store.schema import ensure_schema
+
+FILE_MISSING = UnreadableFile(
+    "file_missing", "the file was removed from the landing area after it was discovered, before "
+    "it was read; nothing of it was taken in", "drop the file again")
 
 
 class BatchClosed(Exception):
@@ -60,6 +68,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _checksum(store: ObjectStore, key: str) -> str:
+    """SHA-256 of an object, streamed: memory is a chunk, whatever the file's size."""
+    digest = hashlib.sha256()
+    for chunk in store.chunks(key):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def discover(settings: Settings, contract: Contract, contracts: dict[str, Contract]) -> list[str]:
     """Record new drops in the ledger; return every batch still waiting for ingest."""
     engine = engine_for(settings.store_url)
@@ -70,7 +86,10 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
             name = obj.key.rsplit("/", 1)[-1]
             if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj):
                 continue  # hidden, archived, or already recorded: no need to read it again
-            checksum = hashlib.sha256(store.read(obj.key)).hexdigest()
+            try:
+                checksum = _checksum(store, obj.key)
+            except FileNotFoundError:
+                continue  # removed since it was listed: there is nothing to record
             ledger.record_drop(conn, contract, obj, checksum, _now())
         return ledger.pending(conn, contract.id)
 
@@ -84,19 +103,28 @@ def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
 
 
 def read(settings: Settings, contract: Contract, batch_id: str) -> str:
-    """Stage 1: decode and parse the file; ragged rows are set aside with their raw text."""
+    """Stage 1: decode and parse the file; ragged rows are set aside with their raw text.
+
+    A file beyond the contract's limits, one that cannot be read, or one removed since
+    discovery is quarantined whole, with the reason and the fix.
+    """
     batch = _open_batch(settings, batch_id)
     work = workspace.folder(settings, batch_id)
     try:
-        extract = read_extract(batch.file_key, landing_store(settings).read(batch.file_key))
-    except UnreadableFile as error:
+        check_size(batch.file_size, contract.limits)
+        data = landing_store(settings).read(batch.file_key)
+        extract = read_capped(batch.file_key, data, contract.limits, header_score(contract), work)
+    except (UnreadableFile, FileNotFoundError) as failed:
+        error = failed if isinstance(failed, UnreadableFile) else FILE_MISSING
         quarantine_file(settings, batch, error)
-        raise BatchClosed(str(error)) from error
+        raise BatchClosed(str(error)) from failed
+    del data
     workspace.save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
     workspace.save(bad, work / "rejected_read.arrow")
     (work / "read.json").write_text(json.dumps({"encoding": extract.encoding,
-                                                "rows_in": extract.rows_in}))
+                                                "rows_in": extract.rows_in,
+                                                "header_row": extract.header_row}))
     return batch_id
 
 
@@ -108,7 +136,7 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     try:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
-        quarantine_file(settings, batch, error)
+        quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"])
         raise BatchClosed(str(error)) from error
     workspace.save(conformed, work / "conformed.arrow")
     original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
@@ -239,6 +267,7 @@ def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts
         scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
         rows_in=facts["rows_in"],
         encoding=facts["encoding"],
+        header_row=facts.get("header_row"),
         consent={field: tuple(kd) for field, kd in
                  json.loads((work / "consent.json").read_text()).items()},
     )

@@ -15,10 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from jinshu.catalog import Contract
+from jinshu.collect.guard import LIMIT_RULES
 from jinshu.store.objects import ObjectInfo
-from jinshu.store.tables import batches
+from jinshu.store.tables import batches, quarantine
 
 OPEN = "received"
+# A batch quarantined under these rules never took its bytes in: the same file dropped again
+# is a new batch, not a repeat (removed before it was read; refused for its size alone).
+NOT_TAKEN_IN = frozenset({"file_missing"}) | LIMIT_RULES
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum:
     earlier = conn.execute(
         sa.select(batches.c.batch_id)
         .where(batches.c.dataset_id == contract.id, batches.c.file_checksum == checksum,
-               batches.c.status != "repeat_drop")
+               batches.c.status != "repeat_drop",
+               ~sa.exists().where(quarantine.c.batch_id == batches.c.batch_id,
+                                  quarantine.c.rule.in_(sorted(NOT_TAKEN_IN))))
         .order_by(batches.c.received_at).limit(1)
     ).scalar()
     conn.execute(batches.insert().values(

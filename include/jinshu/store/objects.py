@@ -2,15 +2,20 @@
 
 Both speak the same few verbs over ``/``-separated keys, so callers never
 know which one they run on. S3 goes through boto3 with a configurable
-endpoint (MinIO in compose, moto's server in tests).
+endpoint (MinIO in compose, moto's server in tests). A key that is not
+there raises :class:`FileNotFoundError` on either.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+CHUNK = 8 << 20  # streamed reads: memory is bounded by this, never by the file
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> list[ObjectInfo]: ...
     def read(self, key: str) -> bytes: ...
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]: ...
+    def copy(self, key: str, to_key: str) -> None: ...
     def write(self, key: str, data: bytes) -> None: ...
     def delete(self, key: str) -> None: ...
 
@@ -54,6 +61,18 @@ class LocalStore:
 
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]:
+        with self._path(key).open("rb") as source:
+            while chunk := source.read(size):
+                yield chunk
+
+    def copy(self, key: str, to_key: str) -> None:
+        source, path = self._path(key), self._path(to_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part")
+        shutil.copyfile(source, tmp)
+        tmp.replace(path)
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -89,8 +108,33 @@ class S3Store:
                 out.append(ObjectInfo(obj["Key"][strip:], obj["Size"], obj["LastModified"]))
         return sorted(out, key=lambda o: o.key)
 
+    def _get(self, key: str) -> dict:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey as missing:
+            raise FileNotFoundError(f"{self.url}/{key}") from missing
+
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        return self._get(key)["Body"].read()
+
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]:
+        body = self._get(key)["Body"]
+        try:
+            yield from body.iter_chunks(size)
+        finally:
+            body.close()
+
+    def copy(self, key: str, to_key: str) -> None:
+        """Server-side (multipart above 8 MB): the bytes never pass through this process."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.copy({"Bucket": self.bucket, "Key": self._key(key)}, self.bucket,
+                             self._key(to_key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                raise FileNotFoundError(f"{self.url}/{key}") from error
+            raise
 
     def write(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)

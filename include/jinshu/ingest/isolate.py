@@ -1,0 +1,79 @@
+"""Read an extract where a hostile file cannot take the worker down.
+
+A workbook is parsed in a child process (``spawn``) whose address space is
+capped at the contract's ``limits.max_memory_mb`` (``RLIMIT_AS``): if the
+parser asks for more, the child dies and the file is quarantined with the
+limit that stopped it; the worker goes on. The child hands back the records
+as an Arrow stage file in a private scratch folder. Other files are read
+in-process (their size is capped before they are read).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import signal
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from jinshu.catalog import Limits
+from jinshu.collect.guard import check_xlsx
+from jinshu.collect.read import Extract, HeaderScore, UnreadableFile, read_extract
+from jinshu.ingest import workspace
+
+ISOLATED = (".xlsx",)
+OUT_OF_MEMORY = {-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, 3}  # how a capped child ends
+
+
+def _child(name: str, scratch: str, limits: Limits, score: HeaderScore | None) -> None:
+    cap = limits.max_memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    folder = Path(scratch)
+    facts = folder / "facts.json"
+    try:
+        extract = read_extract(name, (folder / "source").read_bytes(), limits, score)
+        workspace.save(extract.frame, folder / "read.arrow")
+        facts.write_text(json.dumps({"encoding": extract.encoding,
+                                     "header_row": extract.header_row}))
+    except UnreadableFile as error:
+        facts.write_text(json.dumps({"error": [error.rule, error.detail, error.fix]}))
+    except MemoryError:
+        raise SystemExit(3) from None
+
+
+def memory_exceeded(limits: Limits) -> UnreadableFile:
+    return UnreadableFile(
+        "memory_limit", f"reading the workbook needed more than the cap of {limits.max_memory_mb:,} "
+        "MB of memory (the reader was stopped; nothing was kept)",
+        "split the workbook into smaller files or send the extract as CSV, or ask the platform "
+        "team to raise limits.max_memory_mb in the dataset's contract")
+
+
+def read_capped(name: str, data: bytes, limits: Limits, score: HeaderScore | None = None,
+                scratch_in: Path | None = None) -> Extract:
+    """:func:`jinshu.collect.read.read_extract`, with a workbook parsed in a memory-capped child.
+
+    ``scratch_in``: where the child's private scratch folder is made (default: the system's).
+    """
+    if PurePosixPath(name).suffix.lower() not in ISOLATED:
+        return read_extract(name, data, limits, score)
+    check_xlsx(data, limits)  # a workbook beyond the limits never reaches the parser
+    with tempfile.TemporaryDirectory(prefix="read-", dir=scratch_in) as scratch:
+        folder = Path(scratch)
+        (folder / "source").write_bytes(data)
+        child = multiprocessing.get_context("spawn").Process(
+            target=_child, args=(name, scratch, limits, score), daemon=True)
+        child.start()
+        child.join()
+        facts_path = folder / "facts.json"
+        if child.exitcode in OUT_OF_MEMORY:
+            raise memory_exceeded(limits)
+        if child.exitcode != 0 or not facts_path.exists():
+            raise UnreadableFile("xlsx", f"the workbook cannot be read (the reader stopped with "
+                                 f"code {child.exitcode})", "save the workbook again as .xlsx")
+        facts = json.loads(facts_path.read_text())
+        if "error" in facts:
+            raise UnreadableFile(*facts["error"])
+        return Extract(workspace.load(folder / "read.arrow"), facts["encoding"],
+                       header_row=facts["header_row"])
