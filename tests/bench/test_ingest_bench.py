@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "ingest_bench.py"
@@ -17,8 +18,8 @@ ROWS = 3000
 
 def test_bench_runs_counts_every_row_and_times_the_branch_on_the_wall_clock(pg_server, tmp_path):
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--rows", str(ROWS), "--database", "jinshu_bench_smoke",
-         "--out", str(tmp_path)],
+        [sys.executable, str(BENCH), "--rows", str(ROWS),
+         "--database", f"jinshu_bench_smoke_{uuid.uuid4().hex[:8]}", "--out", str(tmp_path)],
         env=os.environ | {"JINSHU_BENCH_PG_URL": pg_server}, capture_output=True, text=True,
         timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
