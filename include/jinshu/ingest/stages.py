@@ -31,6 +31,7 @@ from jinshu.collect.conform import (
 from jinshu.collect.consent import consent_fields
 from jinshu.collect.read import ROW, UnreadableFile, read_extract
 from jinshu.collect.rules import check_rows
+from jinshu.evolve.migrate import require_current
 from jinshu.ingest import workspace
 from jinshu.ingest.load import BatchOutcome, load_batch
 from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
@@ -61,9 +62,14 @@ def _now() -> datetime:
 
 
 def discover(settings: Settings, contract: Contract, contracts: dict[str, Contract]) -> list[str]:
-    """Record new drops in the ledger; return every batch still waiting for ingest."""
+    """Record new drops in the ledger; return every batch still waiting for ingest.
+
+    Refused (:class:`jinshu.evolve.migrate.SchemaOutOfDate`) while the dataset's table
+    does not match its contract; a new dataset's table is created here.
+    """
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
+    require_current(engine, contract)
     store = landing_store(settings)
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):
