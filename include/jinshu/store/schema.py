@@ -17,7 +17,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
@@ -48,8 +47,10 @@ def head_revision() -> str:
 
 
 def governance_revision(conn: Connection) -> str | None:
-    """The store's revision (None: never migrated)."""
-    return MigrationContext.configure(conn).get_current_revision()
+    """The store's revision (None: never migrated); read directly, without Alembic's log lines."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
 def _adopt_unversioned_store(config: Config, conn: Connection) -> None:
