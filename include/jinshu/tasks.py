@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
 from jinshu.collect import consent_intake
+from jinshu.evolve.migrate import require_current
 from jinshu.govern import incident
 from jinshu.govern.report import batch_table
 from jinshu.open import publisher
@@ -161,6 +162,7 @@ def publish_to_exchange(dataset_id: str) -> int:
     settings, contracts, contract = _context(dataset_id)
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
+    require_current(engine, contract)  # a table behind its contract: migrate first
     rows = _publish("exchange", dataset_id, lambda: exchange.publish(engine, contract, _now(),
                                                                      keys.protector(settings)))
     log.info("exchange: %s published, %d rows", dataset_id, rows)
@@ -171,6 +173,7 @@ def publish_open_dataset(dataset_id: str) -> int:
     settings, contracts, contract = _context(dataset_id)
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
+    require_current(engine, contract)  # a table behind its contract: migrate first
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     rows = _publish("open data", dataset_id, lambda: publisher.publish(
         engine, store, contract, _now(), settings.open_data_versions))

@@ -4,7 +4,7 @@ Thin: each command parses its options, calls one function of the package and
 prints what it returns.
 """
 
-from jinshu.cli import audit, consent, dataset, incident, keys, reports  # noqa: F401 (commands)
+from jinshu.cli import audit, catalog, consent, dataset, incident, keys, reports  # noqa: F401 (commands)
 from jinshu.cli.common import app
 
 __all__ = ["app"]

@@ -33,6 +33,7 @@ from jinshu.collect.consent import consent_fields
 from jinshu.collect.guard import check_size
 from jinshu.collect.read import ROW, UnreadableFile
 from jinshu.collect.rules import check_rows
+from jinshu.evolve.migrate import require_current
 from jinshu.ingest import workspace
 from jinshu.ingest.isolate import read_capped
 from jinshu.ingest.load import BatchOutcome, load_batch
@@ -77,9 +78,14 @@ def _checksum(store: ObjectStore, key: str) -> str:
 
 
 def discover(settings: Settings, contract: Contract, contracts: dict[str, Contract]) -> list[str]:
-    """Record new drops in the ledger; return every batch still waiting for ingest."""
+    """Record new drops in the ledger; return every batch still waiting for ingest.
+
+    Refused (:class:`jinshu.evolve.migrate.SchemaOutOfDate`) while the dataset's table
+    does not match its contract; a new dataset's table is created here.
+    """
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
+    require_current(engine, contract)
     store = landing_store(settings)
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):

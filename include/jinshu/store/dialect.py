@@ -121,6 +121,14 @@ def named_lock(engine: Engine, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def comment_column(conn: Connection, table: str, column: str, comment: str | None) -> None:
+    """Document a column in the catalog of the database (PostgreSQL; SQLite keeps no comments)."""
+    if is_postgres(conn):
+        quote = conn.dialect.identifier_preparer.quote
+        text = "NULL" if comment is None else sa.String().literal_processor(conn.dialect)(comment)
+        conn.exec_driver_sql(f"COMMENT ON COLUMN {quote(table)}.{quote(column)} IS {text}")
+
+
 def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
     """A first load may COPY straight in and build the key index after (PostgreSQL only)."""
     return is_postgres(conn) and conn.execute(sa.select(table).limit(1)).first() is None

@@ -9,11 +9,16 @@ Governance tables (grain and key):
 * ``scope_violations``: one row per undeclared column per batch; values
   are counted, never kept;
 * ``publications``: one row per dataset per publish run and channel;
+* ``retired_fields``: one row per field a contract no longer declares (key
+  ``dataset_id, field``); its column and values stay in ``ds_<id>``;
 * ``consents``: one row per consent decision (key: subject pseudonym,
   dataset, field, decision, date); ``consent_gate``: values kept/dropped per
   consent field per batch; ``consent_withdrawals``: each withdrawal honored.
 
 Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
+
+Governance tables change through Alembic revisions (:mod:`jinshu.store.migrations`);
+dataset tables follow their contracts (:mod:`jinshu.evolve`).
 """
 
 from __future__ import annotations
@@ -178,6 +183,20 @@ quality_results = sa.Table(
     comment="One row per expectation per validated batch (grain: batch_id, expectation)",
 )
 
+retired_fields = sa.Table(
+    "retired_fields", metadata,
+    sa.Column("dataset_id", sa.String(64), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("sealed", sa.Boolean, nullable=False),  # its stored values are AES-GCM envelopes
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_by", sa.String(128), nullable=False),
+    comment="One row per retired field of a dataset table: its column and values are kept",
+)
+
+# Alembic's tables (every other table follows a contract or a publication).
+GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
+                     consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields)
+
 _TYPES = {
     "string": sa.Text,
     "integer": sa.BigInteger,
@@ -207,14 +226,18 @@ def dataset_columns(contract: Contract) -> list[sa.Column]:
 
 
 def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
-    """``ds_<id>``: one row per natural key, with lineage."""
-    if contract.table in meta.tables:
-        return meta.tables[contract.table]
+    """``ds_<id>``: one row per natural key, with lineage (as ``contract`` declares it now:
+    a changed contract redefines the table; retired columns are not part of it)."""
+    known = meta.tables.get(contract.table)
+    if known is not None and known.info.get("contract") == contract:
+        return known
+    if known is not None:
+        meta.remove(known)
     return sa.Table(
         contract.table, meta, *dataset_columns(contract),
         # The only index: every lookup goes through the natural key (a record's
         # hash covers its key, so a stored twin always shares it). Each extra
         # index on a random key costs a load of a million rows ~15 s.
         sa.UniqueConstraint(*policy.key_columns(contract), name=f"uq_{contract.table}_key"),
-        comment=contract.title,
+        comment=contract.title, info={"contract": contract},
     )

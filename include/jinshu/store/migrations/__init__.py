@@ -1,0 +1,6 @@
+"""Alembic migrations of the central store's governance tables (:mod:`jinshu.store.schema` runs them).
+
+Dataset tables (``ds_<id>``) follow their contracts instead: :mod:`jinshu.evolve`.
+A change to a governance table in :mod:`jinshu.store.tables` needs a new revision
+in ``versions/`` (``tests/jinshu/test_migrations.py`` compares the two).
+"""
