@@ -59,33 +59,41 @@ def test_the_store_holds_no_sensitive_value_in_the_clear(settings, contracts, ho
                      PLANTED_IDS[2]: PLANTED_ETHNICITY}
 
 
+def rows_of(*subjects: str) -> pd.Series:
+    return crypto.subject_rows(pd.Series(list(subjects), dtype="str"))
+
+
 def test_envelopes_round_trip_and_name_their_key(protector, household):
     values = pd.Series([PLANTED_IDS[0], None, PLANTED_IDS[1], PLANTED_IDS[0]], dtype="str")
-    sealed = protector.encrypt(values, household, "id_number")
+    rows = rows_of("a1", "a2", "a3", "a4")
+    sealed = protector.encrypt(values, household, "id_number", rows)
     assert sealed.isna().tolist() == [False, True, False, False]
     assert {crypto.key_id_of(v) for v in sealed.dropna()} == {"k1"}
-    assert sealed[0] != sealed[2]
-    assert protector.decrypt(sealed, household, "id_number").tolist() == values.tolist()
-    again = protector.encrypt(values, household, "id_number", key_id="k2")
-    assert again[0] != sealed[0]  # a fresh nonce per batch
-    assert protector.decrypt(again, household, "id_number").tolist() == values.tolist()
+    assert sealed[0] != sealed[2] and sealed[0] != sealed[3]  # same value, another row
+    assert protector.decrypt(sealed, household, "id_number", rows).tolist() == values.tolist()
+    again = protector.encrypt(values, household, "id_number", rows, key_id="k2")
+    assert again[0] != sealed[0]
+    assert protector.decrypt(again, household, "id_number", rows).tolist() == values.tolist()
 
 
 def test_a_value_moved_to_another_field_or_modified_fails_to_decrypt(protector, household):
-    sealed = protector.encrypt(pd.Series([PLANTED_IDS[0]], dtype="str"), household, "id_number")
+    rows = rows_of("a1")
+    sealed = protector.encrypt(pd.Series([PLANTED_IDS[0]], dtype="str"), household, "id_number",
+                               rows)
     with pytest.raises(crypto.UndecryptableValue, match=r"ds_household_registration\.ethnicity"):
-        protector.decrypt(sealed, household, "ethnicity")
-    key_id, body = sealed[0].split(":")
+        protector.decrypt(sealed, household, "ethnicity", rows)
+    key_id, version, body = sealed[0].split(":")
     flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
     with pytest.raises(crypto.UndecryptableValue, match="fails authentication"):
-        protector.decrypt(pd.Series([f"{key_id}:{flipped}"], dtype="str"), household, "id_number")
+        protector.decrypt(pd.Series([f"{key_id}:{version}:{flipped}"], dtype="str"), household,
+                          "id_number", rows)
 
 
 def test_a_value_under_an_unknown_key_names_the_key(protector, household):
-    sealed = protector.encrypt(pd.Series(["x"], dtype="str"), household, "id_number")
-    orphan = "k9:" + sealed[0].split(":")[1]
+    sealed = protector.encrypt(pd.Series(["x"], dtype="str"), household, "id_number", rows_of("a"))
+    orphan = "k9:" + sealed[0].split(":", 1)[1]
     with pytest.raises(KeyringError, match="no key 'k9'"):
-        protector.decrypt(pd.Series([orphan], dtype="str"), household, "id_number")
+        protector.decrypt(pd.Series([orphan], dtype="str"), household, "id_number", rows_of("a"))
 
 
 def test_blind_index_matches_equal_values_without_revealing_them(protector, household):
