@@ -19,11 +19,20 @@ Actor = Annotated[str | None, typer.Option(
 AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
+def os_user() -> str:
+    """The OS account this process runs as (not $USER or $LOGNAME, which anyone can set)."""
+    import os
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # an account without a passwd entry (some containers)
+        return f"uid {os.geteuid()}"
+
+
 def operator(note: str | None = None) -> str:
     """Who runs this command, as audited: ``cli:<OS user>``, a ``--by`` note beside it."""
-    import getpass
-
-    who = f"cli:{getpass.getuser()}"
+    who = f"cli:{os_user()}"
     return f"{who} (note: {note})"[:128] if note else who
 
 
