@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from datetime import UTC, datetime
@@ -160,3 +161,63 @@ def test_the_exchange_gets_masks_of_the_clear_values_not_ciphertext(settings, co
     assert sorted(r.id_number for r in shared) == sorted(expected)
     assert not any(":" in (r.ethnicity or "") or PLANTED_ETHNICITY in (r.ethnicity or "")
                    for r in shared)
+
+
+def _swap(settings, table: str, field: str, one: str, other: str) -> None:
+    """Exchange two rows' envelopes of ``field`` (rows named by subject pseudonym)."""
+    with engine_for(settings.store_url).begin() as conn:
+        got = dict(conn.execute(sa.text(f'SELECT _subject_key, "{field}" FROM "{table}" '
+                                        "WHERE _subject_key IN (:a, :b)"),
+                                {"a": one, "b": other}).all())
+        for subject, envelope in ((one, got[other]), (other, got[one])):
+            conn.execute(sa.text(f'UPDATE "{table}" SET "{field}" = :v WHERE _subject_key = :s'),
+                         {"v": envelope, "s": subject})
+
+
+def test_an_envelope_swapped_between_rows_fails_on_publish_naming_the_row(settings, contracts,
+                                                                           household):
+    data = (HEADER + "".join(r + "\n" for r in ROWS)).encode()
+    ingest_file(settings, contracts, household, "people.csv", data)
+    pseudonyms = keys.protector(settings).pseudonyms
+    one, other = pseudonyms.one(PLANTED_IDS[0]), pseudonyms.one(PLANTED_IDS[1])
+    _swap(settings, household.table, "ethnicity", one, other)  # 珞巴族 <-> 汉族
+    engine = engine_for(settings.store_url)
+    with pytest.raises(crypto.UndecryptableValue) as swapped:
+        exchange.publish(engine, household, datetime.now(UTC), keys.protector(settings))
+    message = str(swapped.value)
+    assert "ds_household_registration.ethnicity at row _subject_key=" in message
+    assert one in message or other in message
+    assert not any(v in message for v in [*PLANTED_IDS, PLANTED_ETHNICITY, "汉族"])
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("ex_household_registration") or not conn.execute(
+            sa.text("SELECT count(*) FROM ex_household_registration")).scalar()
+
+
+def test_envelopes_from_before_row_binding_are_refused_until_rotation_rebinds_them(
+        settings, contracts, household):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from jinshu.protect import rotation
+
+    data = (HEADER + "".join(r + "\n" for r in ROWS)).encode()
+    ingest_file(settings, contracts, household, "people.csv", data)
+    keyring = keys.data_keyring(settings)
+    subject = keys.protector(settings).pseudonyms.one(PLANTED_IDS[1])
+    nonce = os.urandom(12)  # as envelopes were written before: bound to the field only
+    body = nonce + AESGCM(keyring.keys["k1"]).encrypt(nonce, "汉族".encode(),
+                                                       b"household_registration.ethnicity")
+    legacy = "k1:" + base64.b64encode(body).decode()
+    engine = engine_for(settings.store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ds_household_registration SET ethnicity = :v "
+                             "WHERE _subject_key = :s"), {"v": legacy, "s": subject})
+    with pytest.raises(crypto.UnboundEnvelope, match="jinshu keys rotate --no-new-key"):
+        stored_records(settings, household)
+    contracts_ = {household.id: household}
+    report = rotation.verify(engine, contracts_, keys.protector(settings))
+    assert (report.unbound, report.ok) == (1, False)
+    moved = rotation.rotate(engine, contracts_, keys.protector(settings), datetime.now(UTC))
+    assert moved.reencrypted[household.id]["ethnicity"] == 1
+    assert rotation.verify(engine, contracts_, keys.protector(settings)).ok
+    clear = {r.id_number: r.ethnicity for r in stored_records(settings, household)}
+    assert clear[PLANTED_IDS[1]] == "汉族"
