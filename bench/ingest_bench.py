@@ -207,9 +207,11 @@ def side_by_side(settings, contract, batch_id: str, seconds: dict[str, float]) -
 def run_stages(home: Path, store_url: str) -> IngestResult:
     """The ingest stages as the DAG's tasks call them, each timed, and the whole."""
     from jinshu.catalog import load_catalog
+    from jinshu.govern import audit
     from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
 
     settings = Settings.from_env({"JINSHU_HOME": str(home), "JINSHU_STORE_URL": store_url})
+    audit.use_settings(settings)  # these settings, not the environment's, find the audit key
     contracts = load_catalog(DEFAULT_CATALOG_DIR)
     contract = contracts[DATASET]
     seconds: dict[str, float] = {}
@@ -414,6 +416,16 @@ def write_json(results: Results, out_dir: Path) -> Path:
 # --- entry points --------------------------------------------------------------------------
 
 
+def provision_keys(home: Path) -> None:
+    """Keys an operator provisions: outside the embedded SQLite store jinshu never makes one."""
+    keys = home / "keys"
+    keys.mkdir(mode=0o700)
+    for name in ("pseudonym.key", "audit.key"):
+        (keys / name).write_text(os.urandom(32).hex())
+    (keys / "data-keys.json").write_text(json.dumps({"active": "k1",
+                                                     "keys": {"k1": os.urandom(32).hex()}}))
+
+
 def bench(rows: int, keep: bool, database: str = BENCH_DB, out_dir: Path = OUT_DIR) -> int:
     """The whole run; returns the exit status."""
     admin_url = os.environ.get("JINSHU_BENCH_PG_URL", DEFAULT_PG_URL)
@@ -421,6 +433,7 @@ def bench(rows: int, keep: bool, database: str = BENCH_DB, out_dir: Path = OUT_D
     results = Results(rows=rows, started_at=datetime.now().strftime("%Y%m%dT%H%M%S"),
                       machine=machine_info(admin_url))
     home = Path(tempfile.mkdtemp(prefix="jinshu-bench-", dir="/tmp"))
+    provision_keys(home)
     recreate_database(admin_url, database)
     try:
         print(f"generating {rows:,} rows into {home} ...", file=sys.stderr, flush=True)

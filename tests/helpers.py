@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from jinshu import pipeline
 from jinshu.catalog import Contract
+from jinshu.govern import audit
 from jinshu.protect import crypto, keys, policy
+from jinshu.protect.keyring import Keyring
 from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
@@ -28,7 +30,23 @@ def make_settings(home: Path, store_url: str | None = None, landing_url: str | N
                        ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url)):
         if value:
             env[key] = value
-    return Settings.from_env(env)
+    settings = Settings.from_env(env)
+    if not settings.generates_keys:  # as production: keys exist before the first run
+        provision_keys(settings)
+    audit.use_settings(settings)
+    return settings
+
+
+def provision_keys(settings: Settings) -> None:
+    """The keys folder an operator would provision (index, audit and data keys)."""
+    import os
+
+    settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files = {"pseudonym.key": os.urandom(32).hex(), "audit.key": os.urandom(32).hex(),
+             "data-keys.json": Keyring("k1", {"k1": os.urandom(32)}, "test").dumps()}
+    for name, text in files.items():
+        if not (settings.keys_dir / name).exists():
+            (settings.keys_dir / name).write_text(text)
 
 
 @dataclass
@@ -87,4 +105,6 @@ def original_of(settings: Settings, contract: Contract, quarantined: sa.Row) -> 
     if not policy.encrypted_fields(contract):
         return quarantined.original
     sealed = pd.Series([quarantined.original], dtype="str")
-    return keys.protector(settings).decrypt(sealed, contract, crypto.ORIGINALS)[0]
+    row = crypto.quarantine_row(quarantined.batch_id, quarantined.source_row)
+    return keys.protector(settings).decrypt(sealed, contract, crypto.ORIGINALS,
+                                            pd.Series([row], dtype="str"))[0]

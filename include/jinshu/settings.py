@@ -36,6 +36,9 @@ class Settings:
     pseudonym_key_hex: str | None = field(default=None, repr=False)  # key material: never printed
     data_keys_json: str | None = field(default=None, repr=False)  # the data keyring (jinshu.keys)
     keys_conn_id: str | None = None  # or the Airflow connection that holds it
+    audit_key_hex: str | None = field(default=None, repr=False)  # MAC key of the audit chain
+    keys_must_exist: bool = False  # JINSHU_KEYS_MUST_EXIST: never generate a missing key
+    audit_heads_url: str | None = None  # where chain heads are published; default: open data
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
 
@@ -53,6 +56,20 @@ class Settings:
     def keys_dir(self) -> Path:
         return self.home / "keys"
 
+    @property
+    def generates_keys(self) -> bool:
+        """Missing keys are generated on first use: only for the embedded SQLite store.
+
+        Anywhere else a missing key is an error: a worker that made its own keys would
+        store known people again under new pseudonyms, unreadable by the others.
+        """
+        return self.store_url.startswith("sqlite") and not self.keys_must_exist
+
+    @property
+    def heads_url(self) -> str:
+        """Where the audit chain's head is published (``audit/heads/<seq>.json``)."""
+        return self.audit_heads_url or self.open_data_url
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -67,10 +84,20 @@ class Settings:
             pseudonym_key_hex=env.get("JINSHU_PSEUDONYM_KEY") or None,
             data_keys_json=env.get("JINSHU_DATA_KEYS") or None,
             keys_conn_id=env.get("JINSHU_KEYS_CONN_ID") or None,
+            audit_key_hex=env.get("JINSHU_AUDIT_KEY") or None,
+            keys_must_exist=_flag(env, "JINSHU_KEYS_MUST_EXIST"),
+            audit_heads_url=env.get("JINSHU_AUDIT_HEADS_URL") or None,
             quality_url=env.get("JINSHU_QUALITY_URL") or None,
             open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
                                          DEFAULT_OPEN_DATA_VERSIONS),
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if text not in {"", "0", "false", "no", "1", "true", "yes"}:
+        raise ValueError(f"{name}={text!r} is not a yes/no flag. Fix: set it to 1 or 0")
+    return text in {"1", "true", "yes"}
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

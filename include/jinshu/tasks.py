@@ -17,7 +17,7 @@ from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
 from jinshu.collect import consent_intake
 from jinshu.evolve.migrate import require_current
-from jinshu.govern import incident
+from jinshu.govern import audit, incident
 from jinshu.govern.report import batch_table
 from jinshu.open import publisher
 from jinshu.protect import keys, leakguard
@@ -37,7 +37,19 @@ def _catalog(catalog_dir: Path) -> dict[str, Contract]:
     return load_catalog(catalog_dir)
 
 
+def _act_as_this_task() -> None:
+    """Audit entries of this task name it: ``airflow:<dag_id>.<task_id>``."""
+    from airflow.sdk import get_current_context
+
+    try:
+        ti = get_current_context()["ti"]
+    except RuntimeError:  # called outside a running task (tests, the shell)
+        return
+    audit.acting_as(f"airflow:{ti.dag_id}.{ti.task_id}")
+
+
 def _context(dataset_id: str | None = None) -> tuple[Settings, dict[str, Contract], Contract | None]:
+    _act_as_this_task()
     settings = get_settings()
     contracts = _catalog(settings.catalog_dir)
     return settings, contracts, contracts[dataset_id] if dataset_id else None
@@ -158,13 +170,18 @@ def _publish(channel: str, dataset_id: str, publish) -> int:
         raise AirflowFailException(str(leak)) from leak
 
 
+def _heads(settings: Settings):
+    """Where each publication leaves the audit chain's head."""
+    return open_store(settings.heads_url, settings.s3_endpoint_url)
+
+
 def publish_to_exchange(dataset_id: str) -> int:
     settings, contracts, contract = _context(dataset_id)
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     require_current(engine, contract)  # a table behind its contract: migrate first
-    rows = _publish("exchange", dataset_id, lambda: exchange.publish(engine, contract, _now(),
-                                                                     keys.protector(settings)))
+    rows = _publish("exchange", dataset_id, lambda: exchange.publish(
+        engine, contract, _now(), keys.protector(settings), heads=_heads(settings)))
     log.info("exchange: %s published, %d rows", dataset_id, rows)
     return rows
 
@@ -176,7 +193,7 @@ def publish_open_dataset(dataset_id: str) -> int:
     require_current(engine, contract)  # a table behind its contract: migrate first
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     rows = _publish("open data", dataset_id, lambda: publisher.publish(
-        engine, store, contract, _now(), settings.open_data_versions))
+        engine, store, contract, _now(), settings.open_data_versions, heads=_heads(settings)))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
 
@@ -210,8 +227,7 @@ def rotate_data_keys(chunk_rows: int = 10_000) -> dict[str, int]:
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    report = rotation.rotate(engine, contracts, keys.protector(settings), _now(), chunk_rows,
-                             actor="airflow:rotate_keys")
+    report = rotation.rotate(engine, contracts, keys.protector(settings), _now(), chunk_rows)
     for dataset, fields in report.reencrypted.items():
         log.info("%s: re-encrypted to %s: %s", dataset, report.active, fields)
     log.info("%d value(s) re-encrypted in %d chunk(s); %d changed meanwhile",

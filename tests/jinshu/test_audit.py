@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -102,3 +103,56 @@ def test_an_anchor_detects_a_rebuilt_log(logged):
         assert audit.verify(conn).intact
         verdict = audit.verify(conn, anchor)
     assert (verdict.first_broken, verdict.intact) == (5, False)
+
+
+def test_recomputing_the_hashes_without_the_key_is_detected(logged):
+    """Delete two entries, renumber, and rebuild every hash as an intruder can (no audit key)."""
+    with logged.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq IN (2, 3)"))
+        rows = conn.execute(sa.select(audit.audit_log).order_by(audit.audit_log.c.seq)).all()
+        conn.execute(sa.text("DELETE FROM audit_log"))
+        prev = audit.GENESIS
+        for seq, row in enumerate(rows, start=1):
+            fields = (prev, str(seq), row.at, row.actor, row.action, row.subject, row.details)
+            digest = hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+            conn.execute(audit.audit_log.insert().values(
+                seq=seq, at=row.at, actor=row.actor, action=row.action, subject=row.subject,
+                details=row.details, prev_hash=prev, hash=digest))
+            prev = digest
+    with logged.connect() as conn:
+        verdict = audit.verify(conn)
+    assert (verdict.intact, verdict.first_broken, verdict.entries) == (False, 1, 1)
+    assert "without the audit key" in verdict.reason
+
+
+def test_every_publication_publishes_the_head_and_verify_detects_a_cut_end(
+        pg_url, tmp_path, contracts, s3_buckets, s3_endpoint, monkeypatch):
+    from jinshu import tasks
+    from jinshu.store.objects import open_store
+    from tests.helpers import make_settings
+
+    env = {"JINSHU_HOME": str(tmp_path / "home"), "JINSHU_STORE_URL": pg_url,
+           "JINSHU_LANDING_URL": s3_buckets["landing"],
+           "JINSHU_OPEN_DATA_URL": s3_buckets["open-data"], "JINSHU_S3_ENDPOINT_URL": s3_endpoint}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = make_settings(tmp_path / "home", store_url=pg_url, landing_url=env[
+        "JINSHU_LANDING_URL"], open_data_url=env["JINSHU_OPEN_DATA_URL"], s3_endpoint_url=s3_endpoint)
+    sites = contracts["vaccination_sites"]
+    name, data = generate_extract(sites, 15, seed=4)
+    ingest_file(settings, contracts, sites, name, data)
+    tasks.publish_to_exchange(sites.id)
+    tasks.publish_open_dataset(sites.id)
+    heads = open_store(s3_buckets["open-data"], s3_endpoint)
+    published = [o.key for o in heads.list(audit.HEADS)]
+    assert published == ["audit/heads/000000000002.json", "audit/heads/000000000003.json"]
+    with engine_for(pg_url).connect() as conn:
+        assert audit.published_head(heads) == audit.head(conn)
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    with engine_for(pg_url).begin() as conn:  # the last entry (the open-data publication) cut
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 3"))
+    with engine_for(pg_url).connect() as conn:
+        assert audit.verify(conn).intact  # the chain alone cannot tell
+    cut = runner.invoke(app, ["audit", "verify"])
+    assert cut.exit_code == 1 and "entries 3-3 were cut off the end" in cut.output

@@ -111,6 +111,8 @@ REFUSED = [
     pytest.param(set_top("natural_key", ["passport_no"]), None,
                  "'passport_no' is referenced but is not a field", id="natural-key-not-a-field"),
     pytest.param(set_top("subject_key", None), None, "needs a subject_key", id="person-without-subject-key"),
+    pytest.param(lambda raw: raw.update(subject="none", subject_key=None), "id_number",
+                 "sensitive personal data needs a subject_key", id="sensitive-without-subject"),
 ]
 
 

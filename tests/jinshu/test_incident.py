@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from jinshu import quality, tasks
 from jinshu.cli import app
+from jinshu.cli.common import os_user
 from jinshu.dev.generate import generate_frame, render_extract
 from jinshu.govern import audit, incident, scorecard
 from jinshu.open import product, publisher
@@ -263,8 +264,9 @@ def test_cli_opens_lists_and_closes_an_incident(sites, settings, monkeypatch):
     assert "no open incident" in runner.invoke(app, ["incident", "list"]).output
     again = runner.invoke(app, ["incident", "close", DATASET, "--reason", "false alarm"])
     assert again.exit_code == 1 and "has no open incident" in again.output
+    me = f"cli:{os_user()}"  # the OS account, not $USER; --by is a note beside it
     assert [a for a in trail(engine) if a[0].startswith("incident")] == [
-        ("incident_opened", "alice"), ("incident_closed", "bob")]
+        ("incident_opened", f"{me} (note: alice)"), ("incident_closed", me)]
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from datetime import UTC, datetime
@@ -59,33 +60,41 @@ def test_the_store_holds_no_sensitive_value_in_the_clear(settings, contracts, ho
                      PLANTED_IDS[2]: PLANTED_ETHNICITY}
 
 
+def rows_of(*subjects: str) -> pd.Series:
+    return crypto.subject_rows(pd.Series(list(subjects), dtype="str"))
+
+
 def test_envelopes_round_trip_and_name_their_key(protector, household):
     values = pd.Series([PLANTED_IDS[0], None, PLANTED_IDS[1], PLANTED_IDS[0]], dtype="str")
-    sealed = protector.encrypt(values, household, "id_number")
+    rows = rows_of("a1", "a2", "a3", "a4")
+    sealed = protector.encrypt(values, household, "id_number", rows)
     assert sealed.isna().tolist() == [False, True, False, False]
     assert {crypto.key_id_of(v) for v in sealed.dropna()} == {"k1"}
-    assert sealed[0] != sealed[2]
-    assert protector.decrypt(sealed, household, "id_number").tolist() == values.tolist()
-    again = protector.encrypt(values, household, "id_number", key_id="k2")
-    assert again[0] != sealed[0]  # a fresh nonce per batch
-    assert protector.decrypt(again, household, "id_number").tolist() == values.tolist()
+    assert sealed[0] != sealed[2] and sealed[0] != sealed[3]  # same value, another row
+    assert protector.decrypt(sealed, household, "id_number", rows).tolist() == values.tolist()
+    again = protector.encrypt(values, household, "id_number", rows, key_id="k2")
+    assert again[0] != sealed[0]
+    assert protector.decrypt(again, household, "id_number", rows).tolist() == values.tolist()
 
 
 def test_a_value_moved_to_another_field_or_modified_fails_to_decrypt(protector, household):
-    sealed = protector.encrypt(pd.Series([PLANTED_IDS[0]], dtype="str"), household, "id_number")
+    rows = rows_of("a1")
+    sealed = protector.encrypt(pd.Series([PLANTED_IDS[0]], dtype="str"), household, "id_number",
+                               rows)
     with pytest.raises(crypto.UndecryptableValue, match=r"ds_household_registration\.ethnicity"):
-        protector.decrypt(sealed, household, "ethnicity")
-    key_id, body = sealed[0].split(":")
+        protector.decrypt(sealed, household, "ethnicity", rows)
+    key_id, version, body = sealed[0].split(":")
     flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
     with pytest.raises(crypto.UndecryptableValue, match="fails authentication"):
-        protector.decrypt(pd.Series([f"{key_id}:{flipped}"], dtype="str"), household, "id_number")
+        protector.decrypt(pd.Series([f"{key_id}:{version}:{flipped}"], dtype="str"), household,
+                          "id_number", rows)
 
 
 def test_a_value_under_an_unknown_key_names_the_key(protector, household):
-    sealed = protector.encrypt(pd.Series(["x"], dtype="str"), household, "id_number")
-    orphan = "k9:" + sealed[0].split(":")[1]
+    sealed = protector.encrypt(pd.Series(["x"], dtype="str"), household, "id_number", rows_of("a"))
+    orphan = "k9:" + sealed[0].split(":", 1)[1]
     with pytest.raises(KeyringError, match="no key 'k9'"):
-        protector.decrypt(pd.Series([orphan], dtype="str"), household, "id_number")
+        protector.decrypt(pd.Series([orphan], dtype="str"), household, "id_number", rows_of("a"))
 
 
 def test_blind_index_matches_equal_values_without_revealing_them(protector, household):
@@ -152,3 +161,63 @@ def test_the_exchange_gets_masks_of_the_clear_values_not_ciphertext(settings, co
     assert sorted(r.id_number for r in shared) == sorted(expected)
     assert not any(":" in (r.ethnicity or "") or PLANTED_ETHNICITY in (r.ethnicity or "")
                    for r in shared)
+
+
+def _swap(settings, table: str, field: str, one: str, other: str) -> None:
+    """Exchange two rows' envelopes of ``field`` (rows named by subject pseudonym)."""
+    with engine_for(settings.store_url).begin() as conn:
+        got = dict(conn.execute(sa.text(f'SELECT _subject_key, "{field}" FROM "{table}" '
+                                        "WHERE _subject_key IN (:a, :b)"),
+                                {"a": one, "b": other}).all())
+        for subject, envelope in ((one, got[other]), (other, got[one])):
+            conn.execute(sa.text(f'UPDATE "{table}" SET "{field}" = :v WHERE _subject_key = :s'),
+                         {"v": envelope, "s": subject})
+
+
+def test_an_envelope_swapped_between_rows_fails_on_publish_naming_the_row(settings, contracts,
+                                                                           household):
+    data = (HEADER + "".join(r + "\n" for r in ROWS)).encode()
+    ingest_file(settings, contracts, household, "people.csv", data)
+    pseudonyms = keys.protector(settings).pseudonyms
+    one, other = pseudonyms.one(PLANTED_IDS[0]), pseudonyms.one(PLANTED_IDS[1])
+    _swap(settings, household.table, "ethnicity", one, other)  # 珞巴族 <-> 汉族
+    engine = engine_for(settings.store_url)
+    with pytest.raises(crypto.UndecryptableValue) as swapped:
+        exchange.publish(engine, household, datetime.now(UTC), keys.protector(settings))
+    message = str(swapped.value)
+    assert "ds_household_registration.ethnicity at row _subject_key=" in message
+    assert one in message or other in message
+    assert not any(v in message for v in [*PLANTED_IDS, PLANTED_ETHNICITY, "汉族"])
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("ex_household_registration") or not conn.execute(
+            sa.text("SELECT count(*) FROM ex_household_registration")).scalar()
+
+
+def test_envelopes_from_before_row_binding_are_refused_until_rotation_rebinds_them(
+        settings, contracts, household):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from jinshu.protect import rotation
+
+    data = (HEADER + "".join(r + "\n" for r in ROWS)).encode()
+    ingest_file(settings, contracts, household, "people.csv", data)
+    keyring = keys.data_keyring(settings)
+    subject = keys.protector(settings).pseudonyms.one(PLANTED_IDS[1])
+    nonce = os.urandom(12)  # as envelopes were written before: bound to the field only
+    body = nonce + AESGCM(keyring.keys["k1"]).encrypt(nonce, "汉族".encode(),
+                                                       b"household_registration.ethnicity")
+    legacy = "k1:" + base64.b64encode(body).decode()
+    engine = engine_for(settings.store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ds_household_registration SET ethnicity = :v "
+                             "WHERE _subject_key = :s"), {"v": legacy, "s": subject})
+    with pytest.raises(crypto.UnboundEnvelope, match="jinshu keys rotate --no-new-key"):
+        stored_records(settings, household)
+    contracts_ = {household.id: household}
+    report = rotation.verify(engine, contracts_, keys.protector(settings))
+    assert (report.unbound, report.ok) == (1, False)
+    moved = rotation.rotate(engine, contracts_, keys.protector(settings), datetime.now(UTC))
+    assert moved.reencrypted[household.id]["ethnicity"] == 1
+    assert rotation.verify(engine, contracts_, keys.protector(settings)).ok
+    clear = {r.id_number: r.ethnicity for r in stored_records(settings, household)}
+    assert clear[PLANTED_IDS[1]] == "汉族"

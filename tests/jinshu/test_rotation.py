@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from jinshu.cli import app
+from jinshu.cli.common import os_user
 from jinshu.dev.generate import generate_extract
 from jinshu.govern import audit
 from jinshu.protect import crypto, keys, rotation
@@ -130,7 +131,9 @@ def plaintexts(settings, contract, but: str) -> set[str]:
     rows = [r for r in table_rows(settings, contract.table) if r._subject_key != but]
     protector = keys.protector(settings)
     return {v for f in SEALED for v in protector.decrypt(
-        pd.Series([getattr(r, f) for r in rows if getattr(r, f)], dtype="str"), contract, f)}
+        pd.Series([getattr(r, f) for r in rows if getattr(r, f)], dtype="str"), contract, f,
+        crypto.subject_rows(pd.Series([r._subject_key for r in rows if getattr(r, f)],
+                                      dtype="str")))}
 
 
 def _tamper(settings, contract, subject: str, field: str, envelope: str) -> None:
@@ -141,9 +144,9 @@ def _tamper(settings, contract, subject: str, field: str, envelope: str) -> None
 
 
 def _flip(envelope: str) -> str:
-    key_id, body = envelope.split(":")
+    head, body = envelope.rsplit(":", 1)
     middle = len(body) // 2
-    return f"{key_id}:{body[:middle]}{'B' if body[middle] == 'A' else 'A'}{body[middle + 1:]}"
+    return f"{head}:{body[:middle]}{'B' if body[middle] == 'A' else 'A'}{body[middle + 1:]}"
 
 
 def test_verify_and_rotate_detect_a_tampered_envelope(settings, contracts, household, ingested):
@@ -171,12 +174,12 @@ def test_verify_and_rotate_detect_a_value_swapped_between_rows(settings, contrac
                                                                ingested):
     before = records(settings, household)
     (one, first), (other, _) = sorted(raw(settings, household).items())[:2]
-    _tamper(settings, household, other, "id_number", first.id_number)  # decrypts, wrong row
+    _tamper(settings, household, other, "id_number", first.id_number)  # bound to the other row
 
     report = verify(settings, contracts)
     [mismatch] = report.samples
     assert (mismatch.field, mismatch.problem, mismatch.row) == (
-        "id_number", rotation.INDEX_DIFFERS, f"_subject_key={other}")
+        "id_number", rotation.UNDECRYPTABLE, f"_subject_key={other}")
     assert before[one]["id_number"] not in "\n".join(report.lines())
     with pytest.raises(rotation.RotationError, match=other):
         rotate(settings, contracts, new_key(settings))
@@ -191,7 +194,8 @@ def test_a_value_changed_during_rotation_is_not_overwritten(pg_url, tmp_path, co
     before = records(settings, household)
     subject = sorted(before)[0]
     theirs = keys.protector(settings).encrypt(
-        pd.Series([before[subject]["id_number"]], dtype="str"), household, "id_number")[0]
+        pd.Series([before[subject]["id_number"]], dtype="str"), household, "id_number",
+        crypto.subject_rows(pd.Series([subject], dtype="str")))[0]
     page = rotation._page
 
     def page_then_concurrent_write(conn, target, *args, **kwargs):
@@ -282,8 +286,9 @@ def test_cli_status_rotate_and_retire(cli_settings, household):
     with engine_for(settings.store_url).connect() as conn:
         entries = conn.execute(sa.select(audit.audit_log)).all()
     actions = [(e.action, e.actor) for e in entries if e.action.startswith("key_")]
-    assert actions == [("key_created", "ops"), ("key_rotation_started", "ops"),
-                       ("key_rotation", "ops"), ("key_retired", "ops")]
+    me = f"cli:{os_user()} (note: ops)"  # the OS account; --by is a note beside it
+    assert actions == [("key_created", me), ("key_rotation_started", me),
+                       ("key_rotation", me), ("key_retired", me)]
     assert invoke("verify").exit_code == 0
 
 

@@ -71,6 +71,13 @@ def _check_rules(contract: Contract, file: str) -> None:
             file, None, f"a dataset about a {contract.subject} needs a subject_key",
             "set subject_key to the field that identifies the subject (ID number or USCC)",
         )
+    sensitive = next((f for f in contract.fields if f.sensitivity == "sensitive_personal"), None)
+    if sensitive is not None and contract.subject_key is None:
+        raise ContractError(
+            file, sensitive.name, "sensitive personal data needs a subject_key: its encrypted "
+            "values are bound to the row's subject pseudonym",
+            "set subject and subject_key to the person the record is about",
+        )
 
 
 def load_contract(path: Path) -> Contract:

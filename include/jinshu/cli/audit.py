@@ -15,16 +15,24 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify(
-    anchor: Annotated[str | None, typer.Option(help="SEQ:HASH from an earlier `audit head`: "
-                                                    "also detects entries cut off the end")] = None,
+    anchor: Annotated[str | None, typer.Option(help="SEQ:HASH from an earlier `audit head`; "
+                                                    "default: the newest published head")] = None,
 ) -> None:
-    """Check the hash chain; exit 1 and name the first broken entry if it does not hold."""
+    """Check the keyed hash chain against the newest published head (so entries cut off the
+    end show too); exit 1 and name the first broken entry if it does not hold."""
     from jinshu.govern import audit
+    from jinshu.protect.keyring import KeyringError
+    from jinshu.store.objects import open_store
 
-    with store_of(Settings.from_env()).connect() as conn:
+    settings = Settings.from_env()
+    if anchor is None:
+        anchor = audit.published_head(open_store(settings.heads_url, settings.s3_endpoint_url))
+        if anchor is not None:
+            typer.echo(f"checked against the published head: entry {anchor.split(':')[0]}")
+    with store_of(settings).connect() as conn:
         try:
             verdict = audit.verify(conn, anchor)
-        except ValueError as error:
+        except (ValueError, KeyringError) as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(2) from error
     if verdict.intact:

@@ -13,8 +13,27 @@ app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_
                   pretty_exceptions_enable=False)
 
 Reason = Annotated[str, typer.Option(help="why (audited; no personal data)")]
-Actor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
+Actor = Annotated[str | None, typer.Option(
+    "--by", help="a note recorded beside your OS user (say, on whose behalf); the audit log "
+                 "names the OS user you run as, not this")]
 AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def os_user() -> str:
+    """The OS account this process runs as (not $USER or $LOGNAME, which anyone can set)."""
+    import os
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # an account without a passwd entry (some containers)
+        return f"uid {os.geteuid()}"
+
+
+def operator(note: str | None = None) -> str:
+    """Who runs this command, as audited: ``cli:<OS user>``, a ``--by`` note beside it."""
+    who = f"cli:{os_user()}"
+    return f"{who} (note: {note})"[:128] if note else who
 
 
 def contracts_of(settings: Settings) -> dict[str, Contract]:

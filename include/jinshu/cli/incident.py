@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import Actor, Reason, app, contract_of, store_of
+from jinshu.cli.common import Actor, Reason, app, contract_of, operator, store_of
 from jinshu.settings import Settings
 from jinshu.store.objects import open_store
 
@@ -16,7 +16,7 @@ app.add_typer(incident_app, name="incident")
 
 @incident_app.command("open")
 def incident_open(dataset: Annotated[str, typer.Argument(help="dataset id")], reason: Reason,
-                  by: Actor = "unknown") -> None:
+                  by: Actor = None) -> None:
     """Suspend a dataset: exchange reads and publishes refused, open data withdrawn."""
     from datetime import UTC, datetime
 
@@ -26,7 +26,7 @@ def incident_open(dataset: Annotated[str, typer.Argument(help="dataset id")], re
     contract_of(settings, dataset)
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     try:
-        opened = incident.open_incident(store_of(settings), store, dataset, reason, by,
+        opened = incident.open_incident(store_of(settings), store, dataset, reason, operator(by),
                                         datetime.now(UTC))
     except incident.IncidentError as error:
         typer.echo(f"rejected: {error}", err=True)
@@ -37,7 +37,7 @@ def incident_open(dataset: Annotated[str, typer.Argument(help="dataset id")], re
 
 @incident_app.command("close")
 def incident_close(dataset: Annotated[str, typer.Argument(help="dataset id")], reason: Reason,
-                   by: Actor = "unknown") -> None:
+                   by: Actor = None) -> None:
     """Lift a dataset's suspension; the next publish run republishes it."""
     from datetime import UTC, datetime
 
@@ -46,7 +46,8 @@ def incident_close(dataset: Annotated[str, typer.Argument(help="dataset id")], r
     settings = Settings.from_env()
     contract_of(settings, dataset)
     try:
-        closed = incident.close_incident(store_of(settings), dataset, reason, by, datetime.now(UTC))
+        closed = incident.close_incident(store_of(settings), dataset, reason, operator(by),
+                                         datetime.now(UTC))
     except incident.IncidentError as error:
         typer.echo(f"rejected: {error}", err=True)
         raise typer.Exit(1) from error

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import Actor, app, contracts_of, store_of
+from jinshu.cli.common import Actor, app, contracts_of, operator, store_of
 from jinshu.protect import keys
 from jinshu.settings import Settings
 
@@ -63,7 +63,7 @@ def keys_rotate(
         help="first add a fresh active key to the local keyring; --no-new-key to resume, or when "
              "the keys live in the environment or Airflow")] = True,
     chunk_rows: Annotated[int, typer.Option(help="values re-encrypted per transaction")] = 10_000,
-    by: Actor = "unknown",
+    by: Actor = None,
 ) -> None:
     """Re-encrypt every stored value to the active key, then verify every value.
 
@@ -80,7 +80,7 @@ def keys_rotate(
     _keyring(settings)
     if new_key:
         try:
-            keyring = rotation.add_local_key(settings, engine, by, datetime.now(UTC))
+            keyring = rotation.add_local_key(settings, engine, operator(by), datetime.now(UTC))
         except KeyringError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(2) from error
@@ -88,7 +88,7 @@ def keys_rotate(
     protector = keys.protector(settings)
     try:
         report = rotation.rotate(engine, contracts, protector, datetime.now(UTC), chunk_rows,
-                                 actor=by)
+                                 actor=operator(by))
     except rotation.RotationError as error:
         typer.echo(f"rotation stopped: {error}", err=True)
         raise typer.Exit(1) from error
@@ -111,7 +111,7 @@ def keys_verify() -> None:
 
 @keys_app.command("retire")
 def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to drop")],
-                by: Actor = "unknown") -> None:
+                by: Actor = None) -> None:
     """Drop a key from the keyring; refused while it is active or any stored value uses it.
 
     Store backups taken before the rotation still need the key: escrow a copy first.
@@ -125,7 +125,7 @@ def keys_retire(key_id: Annotated[str, typer.Argument(help="id of the key to dro
     keyring = _keyring(settings)
     try:
         remaining = rotation.retire_local_key(settings, store_of(settings), contracts_of(settings),
-                                              key_id, by, datetime.now(UTC))
+                                              key_id, operator(by), datetime.now(UTC))
     except KeyringError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(1) from error

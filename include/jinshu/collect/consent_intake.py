@@ -74,8 +74,9 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         ragged_rejections(batch.file_key, extract.bad_records),
         row_rejections(batch.file_key, extract.frame.set_index(ROW), violations),
     ], ignore_index=True)
-    rejected["original"] = crypto.seal_originals(rejected["original"], contract,
-                                                  keys.protector(settings))
+    rejected["original"] = crypto.seal_originals(
+        rejected["original"], contract, keys.protector(settings),
+        crypto.quarantine_rows(batch_id, rejected["source_row"]))
     with engine.begin() as conn:
         recorded, known = consent_registry.record_decisions(conn, good, contracts, batch_id, now)
         if not rejected.empty:

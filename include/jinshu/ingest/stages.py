@@ -235,7 +235,9 @@ def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         records = protection.protect(workspace.load(work / "deduped.arrow"), contract)
         rejected = pd.concat([workspace.load(work / "rejected_read.arrow"),
                               workspace.load(work / "rejected_rules.arrow")], ignore_index=True)
-        rejected["original"] = crypto.seal_originals(rejected["original"], contract, protection)
+        rejected["original"] = crypto.seal_originals(
+            rejected["original"], contract, protection,
+            crypto.quarantine_rows(batch_id, rejected["source_row"]))
         workspace.save(records, work / "protected.arrow")
         workspace.save(rejected, work / "rejected.arrow")
     except FileNotFoundError:  # quality quarantined the batch meanwhile, folder and all

@@ -55,13 +55,18 @@ def stale_versions(store: ObjectStore, dataset_id: str, keep: int) -> list[str]:
 
 
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
-            keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS) -> int:
+            keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS,
+            heads: ObjectStore | None = None) -> int:
     """Write the dataset's open-data product (a new version and the current copy), then
     remove versions beyond the newest ``keep_versions``; returns rows published.
     Refused while the dataset is suspended; an incident opened meanwhile waits for it
-    (:func:`jinshu.govern.incident.dataset_lock`)."""
+    (:func:`jinshu.govern.incident.dataset_lock`). Then the audit chain's head goes to
+    ``heads`` (:func:`jinshu.govern.audit.publish_head`)."""
     with incident.dataset_lock(engine, contract.id):
-        return _publish(engine, store, contract, now, keep_versions)
+        rows = _publish(engine, store, contract, now, keep_versions)
+    if heads is not None:
+        audit.publish_head(engine, heads, now)
+    return rows
 
 
 def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,

@@ -1,22 +1,26 @@
 """Encryption at rest: AES-256-GCM envelopes and blind indexes of sensitive fields.
 
-An envelope is ``<key id>:<base64(nonce | ciphertext | tag)>``: the key id
-travels with the value, and ``<dataset>.<field>`` is bound as associated
-data, so a value copied into another column or dataset fails to decrypt.
+An envelope is ``<key id>:v2:<base64(nonce | ciphertext | tag)>``: the key id
+travels with the value, and ``<dataset>.<field>|<row key>`` is bound as
+associated data, so a value copied into another column, dataset or row fails
+to decrypt, naming the table, the field and the row key (never a value). The
+row key of a dataset row is its subject pseudonym (``_subject_key=<hex>``,
+known before encryption and stable under upserts); of a quarantined row its
+batch and source row. Envelopes written before row binding (``<key id>:<base64>``,
+bound to the field only) are read only by key rotation, which rewrites them
+bound (``jinshu keys rotate --no-new-key``); anywhere else they are refused
+with that fix.
+
 The blind index is HMAC-SHA256 under the index key (:mod:`jinshu.protect.keys`);
 for the subject's identifier it is the subject pseudonym itself. Records are
-matched and deduplicated on blind indexes, never on ciphertexts.
-
-Encryption runs once per distinct value of a batch (with a fresh random
-nonce each), so equal values in a batch share a ciphertext. That reveals no
-more than the blind index already does: which stored values are equal.
+matched and deduplicated on blind indexes, never on ciphertexts. Each value
+is sealed with its own random nonce.
 """
 
 from __future__ import annotations
 
 import binascii
 import os
-from functools import partial
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
@@ -25,34 +29,73 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from jinshu.catalog import Contract
 from jinshu.protect.keyring import Keyring
 from jinshu.protect.policy import blind_index_column, encrypted_fields
-from jinshu.protect.pseudonyms import SUBJECT_KEY, Pseudonymizer, per_distinct, per_distinct_each
+from jinshu.protect.pseudonyms import SUBJECT_KEY, Pseudonymizer
 
 NONCE_BYTES = 12
 
+
+
+BOUND = "v2"  # envelopes bound to their row (before: to their field only)
 
 
 class UndecryptableValue(ValueError):
     """A stored value fails authentication: tampered, moved, or under an unknown key."""
 
 
-def _aad(contract: Contract, field: str) -> bytes:
+class UnboundEnvelope(UndecryptableValue):
+    """A value encrypted before envelopes were bound to their row: rotation rebinds it."""
+
+
+def _aad(contract: Contract, field: str, row: str) -> bytes:
+    return f"{contract.id}.{field}|{row}".encode()
+
+
+def _field_aad(contract: Contract, field: str) -> bytes:
+    """The associated data of envelopes written before row binding."""
     return f"{contract.id}.{field}".encode()
+
+
+def subject_rows(pseudonyms: pd.Series) -> pd.Series:
+    """Row keys of dataset rows: their subject pseudonym (missing stays missing)."""
+    return ("_subject_key=" + pseudonyms.astype("str")).where(pseudonyms.notna())
+
+
+def quarantine_row(batch_id: str, source_row: int) -> str:
+    """Row key of a quarantined row: its batch and source row."""
+    return f"batch_id={batch_id},source_row={int(source_row)}"
+
+
+def quarantine_rows(batch_id: str, source_rows: pd.Series) -> pd.Series:
+    return pd.Series([quarantine_row(batch_id, r) for r in source_rows],
+                     index=source_rows.index, dtype="str")
 
 
 def key_id_of(envelope: str) -> str:
     return envelope.split(":", 1)[0]
 
 
-def _seal(cipher: AESGCM, key_id: str, aad: bytes, values: list[str]) -> list[str]:
-    """Envelopes of ``values`` under one key, each with a fresh random nonce."""
-    encrypt, prefix = cipher.encrypt, f"{key_id}:"
+def is_bound(envelope: str) -> bool:
+    """Whether ``envelope`` is bound to its row (written since row binding)."""
+    return envelope.split(":", 2)[1:2] == [BOUND]
+
+
+def _seal(cipher: AESGCM, key_id: str, aads: list[bytes], values: list[str]) -> list[str]:
+    """Envelopes of ``values`` under one key, each with its row's associated data and a
+    fresh random nonce."""
+    encrypt, prefix = cipher.encrypt, f"{key_id}:{BOUND}:"
     nonces = os.urandom(NONCE_BYTES * len(values))
     return [
         prefix + binascii.b2a_base64(nonce + encrypt(nonce, value.encode(), aad),
                                      newline=False).decode("ascii")
-        for nonce, value in zip((nonces[i:i + NONCE_BYTES] for i in range(0, len(nonces), NONCE_BYTES)),
-                                values, strict=True)
+        for nonce, value, aad in zip(
+            (nonces[i:i + NONCE_BYTES] for i in range(0, len(nonces), NONCE_BYTES)),
+            values, aads, strict=True)
     ]
+
+
+def _where(contract: Contract, field: str) -> str:
+    return f"quarantine.original ({contract.id})" if field == ORIGINALS else \
+        f"{contract.table}.{field}"
 
 
 class Protector:
@@ -67,64 +110,88 @@ class Protector:
             self._ciphers[key_id] = AESGCM(self.keyring.key(key_id))
         return self._ciphers[key_id]
 
-    def encrypt(self, values: pd.Series, contract: Contract, field: str,
+    def encrypt(self, values: pd.Series, contract: Contract, field: str, rows: pd.Series,
                 key_id: str | None = None) -> pd.Series:
-        """Envelopes under ``key_id`` (default: the active key); missing stays missing."""
-        return per_distinct(values, self._sealer(contract, field, key_id))
-
-    def _sealer(self, contract: Contract, field: str, key_id: str | None = None):
-        """Seals a list of ``field``'s values under ``key_id`` (default: the active key)."""
+        """Envelopes under ``key_id`` (default: the active key), each bound to its row key in
+        ``rows`` (aligned with ``values``); missing stays missing."""
         key_id = key_id or self.keyring.active
-        return partial(_seal, self._cipher(key_id), key_id, _aad(contract, field))
+        present = values.notna().to_numpy()
+        keys = rows[present]
+        if keys.isna().any():
+            raise ValueError(f"{_where(contract, field)}: a value has no row key to bind it to")
+        sealed = iter(_seal(self._cipher(key_id), key_id,
+                            [_aad(contract, field, r) for r in keys.tolist()],
+                            [str(v) for v in values[present].tolist()]))
+        return pd.Series([next(sealed) if p else None for p in present], index=values.index,
+                         dtype="str")
 
-    def decrypt(self, envelopes: pd.Series, contract: Contract, field: str) -> pd.Series:
-        """Clear values of ``field``; raises :class:`UndecryptableValue` on any bad envelope."""
-        return per_distinct(envelopes, partial(self._open, contract, field))
+    def decrypt(self, envelopes: pd.Series, contract: Contract, field: str, rows: pd.Series,
+                unbound: bool = False) -> pd.Series:
+        """Clear values of ``field``; raises :class:`UndecryptableValue` on any bad envelope,
+        naming its row key. ``unbound``: also read envelopes written before row binding
+        (key rotation only, which rebinds them)."""
+        out = [None if pd.isna(e) else self._open(contract, field, e, r, unbound)
+               for e, r in zip(envelopes.tolist(), rows.tolist(), strict=True)]
+        return pd.Series(out, index=envelopes.index, dtype="str")
 
-    def _open(self, contract: Contract, field: str, envelopes: list[str]) -> list[str]:
-        aad, clear = _aad(contract, field), []
-        for envelope in envelopes:
-            key_id, _, body = envelope.partition(":")
-            cipher = self._cipher(key_id)  # an unknown key id raises KeyringError, naming it
-            try:
-                raw = binascii.a2b_base64(body, strict_mode=True)
-                plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
-            except (InvalidTag, ValueError) as error:
-                raise UndecryptableValue(
-                    f"{contract.table}.{field}: a value under key '{key_id}' fails authentication "
-                    "(modified, or copied from another field). Fix: restore it from the source "
-                    "extract") from error
-            clear.append(plain.decode())
-        return clear
+    def _open(self, contract: Contract, field: str, envelope: str, row: str,
+              unbound: bool) -> str:
+        key_id, _, body = envelope.partition(":")
+        cipher = self._cipher(key_id)  # an unknown key id raises KeyringError, naming it
+        where = f"{_where(contract, field)} at row {row}"
+        version, _, rest = body.partition(":")
+        if version == BOUND:
+            body, aad = rest, _aad(contract, field, row)
+        elif not unbound:
+            raise UnboundEnvelope(
+                f"{where}: the value was encrypted before envelopes were bound to their row. "
+                "Fix: run `jinshu keys rotate --no-new-key` (or the rotate_keys DAG) once")
+        else:
+            aad = _field_aad(contract, field)
+        try:
+            raw = binascii.a2b_base64(body, strict_mode=True)
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad).decode()
+        except (InvalidTag, ValueError) as error:
+            raise UndecryptableValue(
+                f"{where}: the value under key '{key_id}' fails authentication (modified, or "
+                "copied from another row or field; the key itself matches the store's check "
+                "value). Fix: restore it from the source extract") from error
 
     def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-        """``frame`` with the subject pseudonym, sensitive fields encrypted and their blind
-        indexes added (the subject key's blind index is its pseudonym)."""
+        """``frame`` with the subject pseudonym, sensitive fields encrypted (bound to the
+        row's pseudonym) and their blind indexes added (the subject key's is its pseudonym)."""
         out, encrypted = frame.copy(), encrypted_fields(contract)
-        if contract.subject_key not in {f.name for f in encrypted}:  # else indexed below
-            out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key])
-                                if contract.subject_key
-                                else pd.Series(pd.NA, index=frame.index, dtype="str"))
+        out[SUBJECT_KEY] = (self.pseudonyms.many(frame[contract.subject_key])
+                            if contract.subject_key
+                            else pd.Series(pd.NA, index=frame.index, dtype="str"))
+        rows = subject_rows(out[SUBJECT_KEY])
         for spec in encrypted:
-            index, sealed = per_distinct_each(frame[spec.name], [self.pseudonyms.of_each,
-                                                                 self._sealer(contract, spec.name)])
-            out[blind_index_column(contract, spec.name)], out[spec.name] = index, sealed
+            if spec.name != contract.subject_key:
+                out[blind_index_column(contract, spec.name)] = self.pseudonyms.many(frame[spec.name])
+            out[spec.name] = self.encrypt(frame[spec.name], contract, spec.name, rows)
         return out
 
     def reveal(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         """``frame`` (rows of a dataset table) with its sensitive fields in the clear."""
         out = frame.copy()
+        rows = subject_rows(frame[SUBJECT_KEY]) if SUBJECT_KEY in frame else None
         for spec in encrypted_fields(contract):
             if spec.name in out:
-                out[spec.name] = self.decrypt(out[spec.name].astype("str"), contract, spec.name)
+                if rows is None:
+                    raise ValueError(f"{contract.table}.{spec.name}: reading it needs the "
+                                     f"{SUBJECT_KEY} column (its envelopes are bound to it)")
+                out[spec.name] = self.decrypt(out[spec.name].astype("str"), contract, spec.name,
+                                              rows)
         return out
 
 
 ORIGINALS = "_original"  # pseudo-field: a quarantined row's values as received
 
 
-def seal_originals(originals: pd.Series, contract: Contract, protector: Protector) -> pd.Series:
-    """Quarantined rows of a dataset with sensitive fields keep their originals encrypted."""
+def seal_originals(originals: pd.Series, contract: Contract, protector: Protector,
+                   rows: pd.Series) -> pd.Series:
+    """Quarantined rows of a dataset with sensitive fields keep their originals encrypted,
+    each bound to its row key (:func:`quarantine_rows`)."""
     if not encrypted_fields(contract) or originals.empty:
         return originals
-    return protector.encrypt(originals.astype("str"), contract, ORIGINALS)
+    return protector.encrypt(originals.astype("str"), contract, ORIGINALS, rows)

@@ -7,15 +7,49 @@ them. Where a keyring comes from is :mod:`jinshu.protect.keys`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import secrets
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 KEY_BYTES = 32
+CHECK_LABEL = b"jinshu key check v1"  # what check values authenticate: never a key, never data
 
 
 class KeyringError(LookupError):
     """A value names a key the keyring does not hold, or the keyring is malformed."""
+
+
+class WrongKey(KeyringError):
+    """A key does not match the check value the store keeps for it: not the key it was
+    written with (as opposed to a value that was tampered with)."""
+
+
+def mac_check(key: bytes) -> str:
+    """Check value of an HMAC key (index or audit key): HMAC-SHA256 of a fixed label."""
+    return hmac.new(key, CHECK_LABEL, hashlib.sha256).hexdigest()
+
+
+def data_check(key_id: str, key: bytes) -> str:
+    """Check value of a data key: an AES-GCM encryption of a fixed label under it."""
+    nonce = os.urandom(12)
+    return (nonce + AESGCM(key).encrypt(nonce, CHECK_LABEL, key_id.encode())).hex()
+
+
+def holds(kind: str, key_id: str, key: bytes, check: str) -> bool:
+    """Whether ``key`` is the key ``check`` was made with (``kind``: "data" or a MAC key)."""
+    if kind != "data":
+        return hmac.compare_digest(mac_check(key), check)
+    raw = bytes.fromhex(check)
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], key_id.encode()) == CHECK_LABEL
+    except InvalidTag:
+        return False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 What holds envelopes (each a *target*): the sensitive fields of every dataset
 table, and the sealed originals of quarantined rows of datasets that have
-sensitive fields (pseudo-field ``_original``, AAD ``<dataset>._original``).
+sensitive fields (pseudo-field ``_original``). Each envelope is bound to its
+row (:mod:`jinshu.protect.crypto`): a dataset row by ``_subject_key``, a
+quarantined row by ``batch_id`` and ``source_row``.
 
 :func:`rotate` walks each target in natural-key order, one chunk per
 transaction: it selects values whose key id is not the active one, decrypts
@@ -12,8 +14,10 @@ plaintext equals the stored one, and only then writes them, each ``WHERE``
 the key columns *and* the old envelope still match (a value changed
 meanwhile is left for the next run). An interruption leaves every value
 readable under its old or its new key; running again picks up what is
-left. :func:`verify` decrypts and re-indexes every value; :func:`retire`
-drops a key from a keyring once no stored value uses it.
+left. Envelopes written before row binding are rewritten too, even under
+the active key (``jinshu keys rotate --no-new-key`` migrates a store once).
+:func:`verify` decrypts and re-indexes every value and counts unbound ones;
+:func:`retire` drops a key from a keyring once no stored value uses it.
 
 Reports and errors name a row by its key columns (blind indexes and
 non-personal values), never by a plaintext.
@@ -35,6 +39,7 @@ from jinshu.govern import audit
 from jinshu.protect import crypto, policy
 from jinshu.protect.keyring import Keyring, KeyringError
 from jinshu.protect.keys import data_keyring, keyring_is_local, save_local_keyring
+from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.settings import Settings
 from jinshu.store import dialect
 from jinshu.store.tables import batches, dataset_table, quarantine
@@ -65,6 +70,7 @@ class Target:
     contract: Contract  # its id is bound into the envelope (AAD)
     where: tuple = ()
     stored_in: str | None = None  # the column, when not named like the field
+    bound_to: tuple[str, ...] = (SUBJECT_KEY,)  # the columns of the row key (crypto AAD)
 
     @property
     def column(self) -> sa.Column:
@@ -76,6 +82,14 @@ class Target:
 
     def label(self, row) -> str:
         return ", ".join(f"{k}={row[k] if k in self.shown else '<withheld>'}" for k in self.keys)
+
+    def row_keys(self, rows: list[sa.Row]) -> pd.Series:
+        """The row key each envelope of ``rows`` is bound to."""
+        if self.field == crypto.ORIGINALS:
+            keys = [crypto.quarantine_row(r.batch_id, r.source_row) for r in rows]
+            return pd.Series(keys, dtype="str")
+        return crypto.subject_rows(pd.Series([r._mapping[SUBJECT_KEY] for r in rows],
+                                             dtype="str"))
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class VerifyReport:
     counts: Counter = field(default_factory=Counter)  # (dataset, field, key id) -> values
     mismatches: int = 0
     samples: list[Mismatch] = field(default_factory=list)  # the first few mismatches
+    unbound: int = 0  # written before row binding: rotation rebinds them
 
     @property
     def checked(self) -> int:
@@ -120,14 +135,15 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.not_active and not self.mismatches
+        return not self.not_active and not self.mismatches and not self.unbound
 
     def lines(self) -> list[str]:
         """Human-readable summary: counts per key id, then mismatches (no plaintext)."""
         out = [f"{dataset}.{name}: {key_id}={n}"
                for (dataset, name, key_id), n in sorted(self.counts.items())]
         out.append(f"{self.checked} value(s) checked; {self.not_active} not under the active key "
-                   f"'{self.active}'; {self.mismatches} mismatch(es)")
+                   f"'{self.active}'; {self.unbound} not bound to their row (rotate once to bind "
+                   f"them); {self.mismatches} mismatch(es)")
         out += [f"MISMATCH {m.dataset}.{m.field} at {m.row}: {m.problem}" for m in self.samples]
         return out
 
@@ -157,7 +173,8 @@ def _originals_target(contract: Contract) -> Target:
     where = (quarantine.c.batch_id.in_(of_dataset), quarantine.c.source_row.is_not(None),
              quarantine.c.original.like("%:%"), quarantine.c.original.not_like("{%"))
     return Target(contract.id, crypto.ORIGINALS, quarantine, ("id",), frozenset({"id"}), None,
-                  contract, where, stored_in=quarantine.c.original.name)
+                  contract, where, stored_in=quarantine.c.original.name,
+                  bound_to=("batch_id", "source_row"))
 
 
 def targets(engine: Engine, contracts: dict[str, Contract]) -> list[Target]:
@@ -187,11 +204,12 @@ def _page(conn: Connection, target: Target, after: tuple | None, limit: int,
           skip_key: str | None = None) -> list[sa.Row]:
     """The next ``limit`` rows with an envelope, after ``after`` in key order."""
     t = target.table
-    names = list(dict.fromkeys([*target.keys, target.column.name, *filter(None, [target.index])]))
+    names = list(dict.fromkeys([*target.keys, target.column.name, *filter(None, [target.index]),
+                                *target.bound_to]))
     key_cols = [t.c[k] for k in target.keys]
     query = sa.select(*(t.c[n] for n in names)).where(*target.where, target.column.is_not(None))
     if skip_key:
-        query = query.where(target.column.not_like(f"{skip_key}:%"))
+        query = query.where(target.column.not_like(f"{skip_key}:{crypto.BOUND}:%"))
     if after is not None:
         query = query.where(sa.tuple_(*key_cols) > sa.tuple_(*after) if len(key_cols) > 1
                             else key_cols[0] > after[0])
@@ -205,18 +223,20 @@ def _envelopes(rows: list[sa.Row], target: Target) -> tuple[pd.Series, pd.Series
     return envelopes, pd.Series([r._mapping[target.index] for r in rows], dtype="object")
 
 
-def _decrypt_each(protector: crypto.Protector, envelopes: pd.Series,
+def _decrypt_each(protector: crypto.Protector, envelopes: pd.Series, rows: pd.Series,
                   target: Target) -> tuple[pd.Series, list[bool]]:
-    """Plaintexts (missing where it fails) and which fail; one bad value hides no other."""
+    """Plaintexts (missing where it fails) and which fail; one bad value hides no other.
+    Envelopes written before row binding are read (under their old associated data)."""
     try:
-        return protector.decrypt(envelopes, target.contract, target.field), [False] * len(envelopes)
+        return (protector.decrypt(envelopes, target.contract, target.field, rows, unbound=True),
+                [False] * len(envelopes))
     except (ValueError, KeyringError):
         pass
     plain, failed = [], []
-    for envelope in envelopes.tolist():
+    for envelope, row in zip(envelopes.tolist(), rows.tolist(), strict=True):
         try:
             one = protector.decrypt(pd.Series([envelope], dtype="str"), target.contract,
-                                    target.field)
+                                    target.field, pd.Series([row], dtype="str"), unbound=True)
             plain.append(one.iloc[0])
             failed.append(False)
         except (ValueError, KeyringError):
@@ -225,10 +245,10 @@ def _decrypt_each(protector: crypto.Protector, envelopes: pd.Series,
     return pd.Series(plain, dtype="str", index=envelopes.index), failed
 
 
-def check(protector: crypto.Protector, target: Target, envelopes: pd.Series,
+def check(protector: crypto.Protector, target: Target, envelopes: pd.Series, rows: pd.Series,
           indexes: pd.Series | None) -> tuple[pd.Series, list[str | None]]:
     """Plaintexts of ``envelopes`` and, per value, what is wrong with it (None: nothing)."""
-    plain, failed = _decrypt_each(protector, envelopes, target)
+    plain, failed = _decrypt_each(protector, envelopes, rows, target)
     if indexes is None:
         return plain, [UNDECRYPTABLE if bad else None for bad in failed]
     expected = protector.pseudonyms.many(plain).tolist()
@@ -261,10 +281,11 @@ def _rotate_chunk(conn: Connection, target: Target, protector: crypto.Protector,
     if not rows:
         return rows, 0
     envelopes, indexes = _envelopes(rows, target)
-    plain, problems = check(protector, target, envelopes, indexes)
+    row_keys = target.row_keys(rows)
+    plain, problems = check(protector, target, envelopes, row_keys, indexes)
     _refuse(target, rows, problems)
-    fresh = protector.encrypt(plain, target.contract, target.field)
-    again, failed = _decrypt_each(protector, fresh, target)
+    fresh = protector.encrypt(plain, target.contract, target.field, row_keys)
+    again, failed = _decrypt_each(protector, fresh, row_keys, target)
     _refuse(target, rows, [REENCRYPTED_DIFFERS if bad or a != p else None
                            for bad, a, p in zip(failed, again, plain, strict=True)])
     params = [{**{f"rot_key_{i}": row._mapping[k] for i, k in enumerate(target.keys)},
@@ -288,7 +309,7 @@ def _chunks(engine: Engine, target: Target, protector: crypto.Protector,
 
 def rotate(engine: Engine, contracts: dict[str, Contract], protector: crypto.Protector,
            now: datetime, chunk_rows: int = 10_000, max_chunks: int | None = None,
-           actor: str = "jinshu") -> RotationReport:
+           actor: str | None = None) -> RotationReport:
     """Re-encrypt every envelope not under the active key; resumable (see the module doc)."""
     active, chunks, skipped, interrupted = protector.keyring.active, 0, 0, False
     moved: dict[str, dict[str, int]] = {}
@@ -338,8 +359,9 @@ def verify(engine: Engine, contracts: dict[str, Contract], protector: crypto.Pro
             envelopes, indexes = _envelopes(rows, target)
             report.counts.update((target.dataset, target.field, crypto.key_id_of(e))
                                  for e in envelopes.tolist())
-            for row, problem in zip(rows, check(protector, target, envelopes, indexes)[1],
-                                    strict=True):
+            report.unbound += sum(not crypto.is_bound(e) for e in envelopes.tolist())
+            problems = check(protector, target, envelopes, target.row_keys(rows), indexes)[1]
+            for row, problem in zip(rows, problems, strict=True):
                 if problem:
                     report.mismatches += 1
                     if len(report.samples) < sample_limit:
@@ -363,14 +385,14 @@ def retire(engine: Engine, contracts: dict[str, Contract], keyring: Keyring, key
     return remaining
 
 
-def audit_key_event(engine: Engine, action: str, key_id: str, details: dict, actor: str,
+def audit_key_event(engine: Engine, action: str, key_id: str, details: dict, actor: str | None,
                     now: datetime) -> None:
     """Audit ``key_created`` / ``key_retired`` (key ids and sources only, never key material)."""
     with engine.begin() as conn:
         audit.append(conn, action, key_id, details, actor=actor, now=now)
 
 
-def add_local_key(settings: Settings, engine: Engine, actor: str, now: datetime) -> Keyring:
+def add_local_key(settings: Settings, engine: Engine, actor: str | None, now: datetime) -> Keyring:
     """A fresh active key in the embedded keyring, audited (key ids only); the old keys stay.
 
     Refused when the keyring lives in the environment or Airflow: change it there.
@@ -387,7 +409,7 @@ def add_local_key(settings: Settings, engine: Engine, actor: str, now: datetime)
 
 
 def retire_local_key(settings: Settings, engine: Engine, contracts: dict[str, Contract], key_id: str,
-                     actor: str, now: datetime) -> Keyring | None:
+                     actor: str | None, now: datetime) -> Keyring | None:
     """Drop ``key_id`` (see :func:`retire`) from the embedded keyring, audited; returns what is
     left, or None when the keyring lives elsewhere (then remove it there)."""
     remaining = retire(engine, contracts, data_keyring(settings), key_id)

@@ -21,6 +21,7 @@ from jinshu.govern import audit, incident
 from jinshu.open.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
 from jinshu.protect import crypto, leakguard, policy
 from jinshu.store.bulk import as_csv, bulk_load
+from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import dataset_table, metadata, publications
 from jinshu.vocab import mask
 
@@ -58,8 +59,10 @@ def for_exchange(frame: pd.DataFrame, contract: Contract,
 
 
 def publish(engine: Engine, contract: Contract, now: datetime,
-            protector: crypto.Protector | None = None) -> int:
+            protector: crypto.Protector | None = None, heads: ObjectStore | None = None) -> int:
     """Replace ``ex_<id>`` with the current masked contents; returns rows published.
+
+    Then the audit chain's head goes to ``heads`` (:func:`jinshu.govern.audit.publish_head`).
 
     Refused while the dataset is suspended (:class:`jinshu.incident.DatasetSuspended`).
     Each chunk passes the leak guard before it is loaded: a hit rolls the replace back
@@ -87,6 +90,8 @@ def publish(engine: Engine, contract: Contract, now: datetime,
     except leakguard.LeakFound as leak:  # rolled back: the previous contents stay
         incident.leak_blocked(engine, contract.id, "exchange", leak, now)
         raise
+    if heads is not None:
+        audit.publish_head(engine, heads, now)
     return rows
 
 

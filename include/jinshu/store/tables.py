@@ -161,6 +161,16 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# ``key_checks``: one row per key the store was written with (key ``kind, key_id``): a check
+# value that tells the right key from a wrong one, never the key (:mod:`jinshu.protect.keys`).
+key_checks = sa.Table(
+    "key_checks", metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # index | audit | data
+    sa.Column("key_id", sa.String(64), primary_key=True),  # the data key's id; "-" otherwise
+    sa.Column("check_value", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
 # ``quality_results``: one row per expectation per validated batch (:mod:`jinshu.quality`).
 quality_results = sa.Table(
     "quality_results", metadata,
@@ -195,7 +205,8 @@ retired_fields = sa.Table(
 
 # Alembic's tables (every other table follows a contract or a publication).
 GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
-                     consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields)
+                     consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields,
+                     key_checks)
 
 _TYPES = {
     "string": sa.Text,
