@@ -14,7 +14,6 @@ natural-key order, each row updated by its key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,13 +27,13 @@ from sqlalchemy.engine import Connection, Engine
 from jinshu.catalog import Contract
 from jinshu.evolve.diff import Plan, Step, StoredTable, diff
 from jinshu.govern import audit
-from jinshu.protect.crypto import Protector
+from jinshu.protect.crypto import Protector, looks_sealed, subject_rows
+from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.store import dialect
 from jinshu.store.tables import dataset_table, retired_fields
 
 AUDIT_ACTION = "migrate_dataset"
 FIX = "run `jinshu catalog diff` to see what will change, then `jinshu catalog migrate`"
-_ENVELOPE = re.compile(r"^[A-Za-z0-9]+:[A-Za-z0-9+/]{38,}={0,2}$")  # crypto's key id:base64
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -78,7 +77,7 @@ def _looks_sealed(conn: Connection, table: str, column: str) -> bool | None:
     quote = conn.dialect.identifier_preparer.quote
     value = conn.exec_driver_sql(f"SELECT {quote(column)} FROM {quote(table)} "
                                  f"WHERE {quote(column)} IS NOT NULL LIMIT 1").scalar()
-    return None if value is None else bool(_ENVELOPE.match(str(value)))
+    return None if value is None else looks_sealed(str(value))
 
 
 def describe(conn: Connection, contract: Contract) -> StoredTable | None:
@@ -137,11 +136,12 @@ def require_current(engine: Engine, contract: Contract) -> None:
 
 def _pages(conn: Connection, table: sa.TableClause, key: tuple[str, ...], column: str,
            chunk_rows: int) -> Iterator[list[sa.Row]]:
-    """Rows (key columns and ``column``) with a value, ``chunk_rows`` at a time in key order."""
+    """Rows (key columns, the subject pseudonym, ``column``) with a value, a chunk at a time."""
     key_cols = [table.c[k] for k in key]
     after = None
     while True:
-        query = sa.select(*key_cols, table.c[column]).where(table.c[column].is_not(None))
+        query = sa.select(*key_cols, table.c[SUBJECT_KEY], table.c[column]).where(
+            table.c[column].is_not(None))
         if after is not None:
             query = query.where(sa.tuple_(*key_cols) > sa.tuple_(*after))
         rows = conn.execute(query.order_by(*key_cols).limit(chunk_rows)).all()
@@ -154,15 +154,16 @@ def _pages(conn: Connection, table: sa.TableClause, key: tuple[str, ...], column
 def _convert(conn: Connection, contract: Contract, step: Step, key: tuple[str, ...],
              protector: Protector, chunk_rows: int) -> int:
     """Encrypt (with the blind index) or decrypt ``step.field``'s stored values in place."""
-    names = [*key, step.field, *([step.index] if step.index else [])]
+    names = [*key, SUBJECT_KEY, step.field, *([step.index] if step.index else [])]
     table = sa.table(contract.table, *(sa.column(n) for n in dict.fromkeys(names)))
     update = table.update().where(*(table.c[k] == sa.bindparam(f"k_{i}") for i, k in enumerate(key)))
     done = 0
     for rows in _pages(conn, table, key, step.field, chunk_rows):
         values = pd.Series([r[-1] for r in rows], dtype="str")
-        new = {step.field: (protector.encrypt(values, contract, step.field)
+        bound_to = subject_rows(pd.Series([r[-2] for r in rows], dtype="str"))
+        new = {step.field: (protector.encrypt(values, contract, step.field, bound_to)
                             if step.action == "encrypt"
-                            else protector.decrypt(values, contract, step.field))}
+                            else protector.decrypt(values, contract, step.field, bound_to))}
         if step.action == "encrypt" and step.index:
             new[step.index] = protector.pseudonyms.many(values)
         params = [{**{f"k_{i}": r[i] for i in range(len(key))},

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import binascii
 import os
+import re
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
@@ -36,6 +37,16 @@ NONCE_BYTES = 12
 
 
 BOUND = "v2"  # envelopes bound to their row (before: to their field only)
+_ENVELOPE = re.compile(rf"^[A-Za-z0-9]+:(?:{BOUND}:)?[A-Za-z0-9+/]{{38,}}={{0,2}}$")
+
+
+def looks_sealed(value: str) -> bool:
+    """``value`` has an envelope's shape (bound or from before row binding).
+
+    >>> looks_sealed("k1:v2:" + "A" * 40), looks_sealed("140105199803071232")
+    (True, False)
+    """
+    return bool(_ENVELOPE.match(value))
 
 
 class UndecryptableValue(ValueError):
