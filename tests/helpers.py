@@ -88,3 +88,11 @@ def original_of(settings: Settings, contract: Contract, quarantined: sa.Row) -> 
         return quarantined.original
     sealed = pd.Series([quarantined.original], dtype="str")
     return keys.protector(settings).decrypt(sealed, contract, crypto.ORIGINALS)[0]
+
+
+def archive_of(settings: Settings, outcome: Outcome) -> bytes:
+    """A whole quarantined file as received, read back only through the platform's keys."""
+    from jinshu.ingest.quarantine import read_archive
+
+    [kept] = [q for q in outcome.quarantine if q.source_row is None]
+    return read_archive(settings, outcome.batch, kept.original)

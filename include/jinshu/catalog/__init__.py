@@ -8,10 +8,11 @@ from jinshu.catalog.contract import (
            Department,
            FieldSpec,
            OpenSpec,
+           Retention,
            Sensitivity,
            Sharing,
 )
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
 __all__ = ["Aggregate", "Basis", "ConsentBasis", "Contract", "ContractError", "Department", "FieldSpec",
-           "OpenSpec", "Sensitivity", "Sharing", "load_catalog", "load_contract"]
+           "OpenSpec", "Retention", "Sensitivity", "Sharing", "load_catalog", "load_contract"]

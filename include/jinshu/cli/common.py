@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -15,6 +15,12 @@ app = typer.Typer(help="晋数 jinshu — Shanxi government data platform.", no_
 Reason = Annotated[str, typer.Option(help="why (audited; no personal data)")]
 Actor = Annotated[str, typer.Option("--by", envvar="USER", help="who; default: $USER")]
 AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def usage_error(message: str) -> NoReturn:
+    """A one-line error for a wrong command line (what, where, fix); exit code 2."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
 
 
 def contracts_of(settings: Settings) -> dict[str, Contract]:

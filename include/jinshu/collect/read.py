@@ -112,10 +112,16 @@ def read_csv(data: bytes) -> tuple[pd.DataFrame, list[BadRecord]]:
 
 
 def read_xlsx(data: bytes) -> pd.DataFrame:
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineError, CalamineWorkbook
 
-    sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-    cells = sheet.to_python(skip_empty_area=False)
+    try:
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        cells = sheet.to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, IndexError) as error:  # damaged, truncated, or not a workbook
+        raise UnreadableFile("xlsx", "the file is not a readable Excel workbook (damaged, cut "
+                             "short, or another format renamed .xlsx)",
+                             "open it in Excel or WPS and save it again as .xlsx, or export "
+                             "it as CSV") from error
     if not cells:
         raise UnreadableFile("header", "the workbook's first sheet is empty", "put the data on sheet 1")
     header = [_cell_text(c) for c in cells[0]]
