@@ -108,3 +108,11 @@ def original_of(settings: Settings, contract: Contract, quarantined: sa.Row) -> 
     row = crypto.quarantine_row(quarantined.batch_id, quarantined.source_row)
     return keys.protector(settings).decrypt(sealed, contract, crypto.ORIGINALS,
                                             pd.Series([row], dtype="str"))[0]
+
+
+def archive_of(settings: Settings, outcome: Outcome) -> bytes:
+    """A whole quarantined file as received, read back only through the platform's keys."""
+    from jinshu.ingest.quarantine import read_archive
+
+    [kept] = [q for q in outcome.quarantine if q.source_row is None]
+    return read_archive(settings, outcome.batch, kept.original)

@@ -81,9 +81,11 @@ class Preflight:
 PREFLIGHT_STAGES = ("read", "conform", "check", "dedup")
 
 
-def preflight(contract: Contract, name: str, data: bytes) -> Preflight:
+def preflight(contract: Contract, name: str, data: bytes,
+              on_stage: Callable[[str], object] | None = None) -> Preflight:
     """Run the registry's store-free stages on one file: read, conform, row rules, repeats.
 
+    ``on_stage`` is called with each stage's name as it starts (a progress display).
     Raises :class:`jinshu.collect.read.UnreadableFile` or a conform error for a file
     that would be quarantined whole.
     """
@@ -93,9 +95,14 @@ def preflight(contract: Contract, name: str, data: bytes) -> Preflight:
     from jinshu.ingest.isolate import read_capped
     from jinshu.repeat.dedup import RECORD_HASH, record_hashes, split_batch_duplicates
 
+    started = on_stage or (lambda stage: None)
+    started("read")
     extract = read_capped(name, data, contract.limits, header_score(contract))
+    started("conform")
     conformed, scope = conform(extract.frame, contract)
+    started("check")
     checked = check_rows(conformed, contract)
+    started("dedup")
     hashed = checked.valid.assign(**{RECORD_HASH: record_hashes(checked.valid, contract.field_names)})
     _, repeats = split_batch_duplicates(hashed)
     problems = [{"row": b.row, "column": None, "rule": b.rule, "detail": b.detail,

@@ -252,3 +252,18 @@ def verify_data_keys() -> dict[str, int]:
             f"{report.mismatches} mismatch(es): see the log. Fix: rerun the DAG for the former; "
             "restore the latter from the source extract")
     return {"checked": report.checked}
+
+
+def sweep_retention() -> dict[str, int]:
+    """Remove the landing extracts, quarantined files and stage folders whose retention ran out."""
+    from jinshu.govern import retention
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    done = retention.sweep(settings, contracts, _now())
+    for dataset, counts in sorted(done.removed.items()):
+        log.info("retention: %s: %s", dataset, counts)
+    totals = retention.removed_counts(done)
+    log.info("retention sweep: %s", totals)
+    return totals

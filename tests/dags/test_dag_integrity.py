@@ -17,7 +17,8 @@ from jinshu.settings import DEFAULT_CATALOG_DIR
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CONTRACTS = load_catalog(DEFAULT_CATALOG_DIR)
 EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["publish_exchange", "publish_open_data",
-                                                        "record_consents", "rotate_keys"])
+                                                        "record_consents", "rotate_keys",
+                                                        "sweep_retention"])
 
 
 @pytest.fixture(scope="module")

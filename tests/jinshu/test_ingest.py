@@ -19,6 +19,7 @@ from jinshu.store.objects import LocalStore, open_store
 from jinshu.store.tables import duplicates, scope_violations
 from tests.helpers import (
     STAGES,
+    archive_of,
     drop,
     ingest_file,
     original_of,
@@ -78,8 +79,9 @@ def test_unusable_file_is_quarantined_whole_and_kept(settings, contracts, househ
     assert reason.rule == rule
     assert words in reason.message and f"file {household.landing_prefix}{name}" in reason.message
     assert "Fix:" in reason.message
-    kept = open_store(settings.landing_url).read(reason.original)
-    assert kept == data  # the original bytes are kept aside
+    sealed = open_store(settings.landing_url).read(reason.original)
+    assert archive_of(settings, result) == data  # the original bytes are kept aside, sealed
+    assert sealed != data and (not data.strip() or data.strip() not in sealed)
     assert stored_records(settings, household) == []
 
 
@@ -227,8 +229,10 @@ def test_failed_critical_expectation_quarantines_the_whole_batch(settings, contr
     failed = [r for r in table_rows(settings, "quality_results") if not r.success]
     assert [(r.expectation, r.severity, r.unexpected_count) for r in failed] == [
         ("established_on.plausible", "critical", 2)]
-    [kept] = outcome_of(settings, key).quarantine
-    assert open_store(settings.landing_url).read(kept.original) == data
+    kept = outcome_of(settings, key)
+    assert archive_of(settings, kept) == data
+    assert "统一社会信用代码".encode() not in open_store(settings.landing_url).read(
+        kept.quarantine[0].original)  # sealed: not even the header is readable
     assert not (settings.work_dir / batch_id).exists()  # no stage files with clear values left
 
 

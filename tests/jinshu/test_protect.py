@@ -221,3 +221,27 @@ def test_envelopes_from_before_row_binding_are_refused_until_rotation_rebinds_th
     assert rotation.verify(engine, contracts_, keys.protector(settings)).ok
     clear = {r.id_number: r.ethnicity for r in stored_records(settings, household)}
     assert clear[PLANTED_IDS[1]] == "汉族"
+
+
+@pytest.mark.parametrize("size", [0, 5, 16, 17, 40], ids=lambda n: f"{n}-bytes")
+def test_a_sealed_file_opens_only_for_its_dataset_and_batch(protector, monkeypatch, size):
+    monkeypatch.setattr(crypto, "SEGMENT_BYTES", 8)  # several segments, on a small file
+    data = ("140105199803071232," * 3).encode()[:size]
+    sealed = protector.seal_file(data, "household_registration", "household_registration-1")
+    assert protector.open_file(sealed, "household_registration", "household_registration-1") == data
+    assert not data or data not in sealed
+    for dataset, batch in (("household_registration", "household_registration-2"),
+                           ("social_insurance_enrollment", "household_registration-1")):
+        with pytest.raises(crypto.UndecryptableValue, match="sealed for another dataset or batch"):
+            protector.open_file(sealed, dataset, batch)
+
+
+def test_a_sealed_file_cut_short_or_changed_fails_to_open(protector, monkeypatch):
+    monkeypatch.setattr(crypto, "SEGMENT_BYTES", 8)
+    sealed = protector.seal_file(b"0123456789abcdefghij", "d", "d-1")
+    last_segment = crypto.NONCE_BYTES + 4 + crypto.TAG_BYTES  # 20 bytes: 8 + 8 + 4
+    flipped = bytearray(sealed)
+    flipped[-1] ^= 1
+    for damaged in (sealed[:-8], sealed[:-last_segment], bytes(flipped), b"not sealed at all"):
+        with pytest.raises(crypto.UndecryptableValue, match="Fix: restore it"):
+            protector.open_file(damaged, "d", "d-1")

@@ -9,10 +9,12 @@ from jinshu.catalog.contract import (
            FieldSpec,
            Limits,
            OpenSpec,
+           Retention,
            Sensitivity,
            Sharing,
 )
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
 __all__ = ["Aggregate", "Basis", "ConsentBasis", "Contract", "ContractError", "Department", "FieldSpec",
-           "Limits", "OpenSpec", "Sensitivity", "Sharing", "load_catalog", "load_contract"]
+           "Limits", "OpenSpec", "Retention", "Sensitivity", "Sharing", "load_catalog",
+           "load_contract"]

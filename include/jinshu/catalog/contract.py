@@ -105,6 +105,21 @@ class Limits(_Model):
     max_memory_mb: int = Field(default=1024, ge=128)  # the XLSX reader's process
 
 
+class Retention(_Model):
+    """How long the platform keeps the copies it holds outside the central store, in days.
+
+    ``raw_extract_days``: a department's file in the landing area, counted from the
+    day its batch closed (loaded, quarantined or a repeat drop); ``quarantine_days``:
+    a whole quarantined file's sealed copy under ``_quarantine/``, counted from the same
+    day; ``stage_file_days``: a batch's stage files (clear values) while the batch is
+    not closed, counted from their last write (a closed batch's are removed at once).
+    """
+
+    raw_extract_days: int = Field(default=30, ge=0)
+    quarantine_days: int = Field(default=180, ge=0)
+    stage_file_days: int = Field(default=2, ge=1)
+
+
 class Contract(_Model):
     id: str = Field(pattern=IDENTIFIER)
     title: str
@@ -118,6 +133,9 @@ class Contract(_Model):
     open: OpenSpec
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
     limits: Limits = Limits()
+
+
+    retention: Retention = Retention()
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Contract:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -34,6 +34,12 @@ def operator(note: str | None = None) -> str:
     """Who runs this command, as audited: ``cli:<OS user>``, a ``--by`` note beside it."""
     who = f"cli:{os_user()}"
     return f"{who} (note: {note})"[:128] if note else who
+
+
+def usage_error(message: str) -> NoReturn:
+    """A one-line error for a wrong command line (what, where, fix); exit code 2."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
 
 
 def contracts_of(settings: Settings) -> dict[str, Contract]:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import AsJson, app, contract_of, contracts_of, store_of
+from jinshu.cli import progress
+from jinshu.cli.common import AsJson, app, contract_of, contracts_of, store_of, usage_error
 from jinshu.settings import Settings
 
 
@@ -17,7 +18,7 @@ def demo(rows: Annotated[int, typer.Option(help="rows per clean sample extract")
     """Generate sample extracts and run every DAG once on the embedded defaults."""
     from jinshu.dev.demo import main
 
-    raise typer.Exit(main(rows))
+    raise typer.Exit(main(rows, steps=progress.steps))
 
 
 @app.command()
@@ -30,16 +31,25 @@ def generate(
     out: Annotated[Path | None, typer.Option(help="folder; default: the dataset's landing folder")] = None,
 ) -> None:
     """Write a deterministic sample extract (optionally with planted faults)."""
-    from jinshu.dev.generate import generate_extract
+    from jinshu.dev.generate import FAULTS, generate_extract
 
     settings = Settings.from_env()
     contract = contract_of(settings, dataset)
-    name, data = generate_extract(contract, rows, seed=seed, faults=frozenset(fault or ()),
-                                  header=header)
+    for asked in fault or ():
+        if asked not in FAULTS:
+            usage_error(f"--fault {asked}: no such fault. Fix: use one of {', '.join(FAULTS)}")
+    try:
+        name, data = generate_extract(contract, rows, seed=seed, faults=frozenset(fault or ()),
+                                      header=header)
+    except ValueError as error:  # faults that do not go together, a bad --header or --rows
+        usage_error(f"cannot generate {dataset}: {error}")
     folder = out or Path(settings.landing_url) / contract.landing_prefix
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
     typer.echo(f"wrote {folder / name} ({rows} rows, {len(data):,} bytes)")
+
+
+SHOWN = 50  # problems printed for a person; --json has them all
 
 
 @app.command()
@@ -48,12 +58,18 @@ def check(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     as_json: AsJson = False,
 ) -> None:
-    """Check an extract against its contract before dropping it (stores nothing)."""
+    """Check an extract against its contract before dropping it (stores nothing).
+
+    Exit 0: every row passes; 1: problems found or the file would be refused whole;
+    2: wrong usage (unknown dataset, missing file).
+    """
     from jinshu import pipeline
 
     contract = contract_of(Settings.from_env(), dataset)
     try:
-        found = pipeline.preflight(contract, file.name, file.read_bytes())
+        with progress.steps(len(pipeline.PREFLIGHT_STAGES), f"checking {file.name}",
+                            show=not as_json) as bar:
+            found = pipeline.preflight(contract, file.name, file.read_bytes(), on_stage=bar.start)
     except ValueError as error:  # unreadable, a required column missing, a classified header
         typer.echo(f"{file}: rejected: {error}", err=True)
         raise typer.Exit(1) from error
@@ -65,9 +81,11 @@ def check(
         typer.echo(f"{file}: {found.accepted} of {found.rows} rows pass")
         for header in found.undeclared_columns:
             typer.echo(f"  column '{header}' is not in the contract: it will not be collected")
-        for p in found.problems[:50]:
+        for p in found.problems[:SHOWN]:
             where = f"row {p['row']}" + (f", column {p['column']}" if p["column"] else "")
             typer.echo(f"  {where}: {p['detail']}. Fix: {p['fix']}")
+        if len(found.problems) > SHOWN:
+            typer.echo(f"  and {len(found.problems) - SHOWN} more (use --json for all)")
     raise typer.Exit(1 if found.problems or found.undeclared_columns else 0)
 
 

@@ -28,12 +28,15 @@ _FULL_WIDTH_CHARS = "[\uff01-\uff5e\u3000]"
 class MissingColumns(ValueError):
     """Required fields have no column: the batch cannot be checked."""
 
-    def __init__(self, missing: list[str], headers: list[str]) -> None:
+    def __init__(self, missing: list[str], headers: list[str], separator: str | None = None) -> None:
         self.missing = missing
-        super().__init__(
-            f"required column(s) {', '.join(missing)} not found among headers {headers}. "
-            "Fix: add the column with the title given in the contract"
-        )
+        fix = "add the column with the title given in the contract"
+        found = f"not found among headers {headers}"
+        if separator:  # see delimiter_hint
+            found = (f"not found: the header row is one field with the contract's titles "
+                     f"separated by {separator}, so the file is {separator}-separated")
+            fix = "save the file again as CSV with commas between the fields"
+        super().__init__(f"required column(s) {', '.join(missing)} {found}. Fix: {fix}")
 
 
 class AmbiguousColumns(ValueError):
@@ -93,6 +96,22 @@ def header_score(contract: Contract) -> Callable[[list[str]], int]:
     return partial(_fields_named, header_map(contract))
 
 
+SEPARATORS = {";": "semicolons", "\t": "tabs"}
+
+
+def delimiter_hint(headers: list[str], contract: Contract) -> str | None:
+    """``"semicolons"`` or ``"tabs"`` when the header row came in as one field holding the
+    contract's titles split by that character: the file was saved with another delimiter."""
+    if len(headers) != 1:
+        return None
+    known = header_map(contract)
+    for separator, name in SEPARATORS.items():
+        parts = headers[0].split(separator)
+        if len(parts) > 1 and any(fold(p) in known for p in parts):
+            return name
+    return None
+
+
 def clean_values(values: pd.Series) -> pd.Series:
     """Full-width -> half-width, trimmed; empty strings become missing."""
     if values.str.contains(_FULL_WIDTH_CHARS, regex=True).any():
@@ -123,7 +142,8 @@ def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list
             chosen[name] = position
     missing = [f.name for f in contract.fields if f.required and f.name not in chosen]
     if missing:
-        raise MissingColumns(missing, [h for h in headers if h != ROW])
+        given = [h for h in headers if h != ROW]
+        raise MissingColumns(missing, given, delimiter_hint(given, contract))
     out = pd.DataFrame({ROW: frame[ROW].to_numpy()}, index=frame.index)
     for f in contract.fields:
         if f.name in chosen:

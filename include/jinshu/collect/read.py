@@ -164,9 +164,11 @@ def read_xlsx(data: bytes, limits: Limits = DEFAULT_LIMITS,
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         cells = sheet.to_python(skip_empty_area=False)
-    except CalamineError as error:  # its text may quote the sheet: only its kind is kept
-        raise UnreadableFile("xlsx", f"the workbook cannot be read ({type(error).__name__})",
-                             "save the workbook again as .xlsx (without a password)") from error
+    except (CalamineError, ValueError, IndexError) as error:  # its text may quote the sheet
+        raise UnreadableFile("xlsx", "the file is not a readable Excel workbook (damaged, cut "
+                             "short, or another format renamed .xlsx)",
+                             "open it in Excel or WPS and save it again as .xlsx, or export "
+                             "it as CSV") from error
     if not cells:
         raise UnreadableFile("header", "the workbook's first sheet is empty", "put the data on sheet 1")
     skipped = header_index([[_cell_text(c) for c in row] for row in cells[:HEADER_SEARCH_ROWS]],

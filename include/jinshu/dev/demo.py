@@ -11,7 +11,8 @@ import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -116,19 +117,42 @@ def load_dags(log_dir: Path):
     return bag
 
 
-def run_dags(bag, dag_ids: list[str], log_dir: Path) -> list[tuple[str, str]]:
-    """``dag.test()`` each DAG in order; returns (dag id, state) per run."""
+class Plain:
+    """How the demo reports its DAG runs without a progress display: one line per run."""
+
+    def start(self, label: str) -> None:
+        """A DAG run begins."""
+
+    def line(self, text: str) -> None:
+        print(text)
+
+
+@contextmanager
+def plain(total: int, title: str) -> Iterator[Plain]:
+    yield Plain()
+
+
+def run_dags(bag, dag_ids: list[str], log_dir: Path, steps: Plain | None = None
+             ) -> list[tuple[str, str]]:
+    """``dag.test()`` each DAG in order; returns (dag id, state) per run.
+
+    ``steps`` is told when each run starts and prints its line (a progress bar on a
+    terminal, given by the command line)."""
+    steps = steps or Plain()
     runs = []
     for dag_id in dag_ids:
+        steps.start(dag_id)
         started = time.monotonic()
         with _quiet(log_dir / f"{dag_id}.log"):
             state = str(bag.dags[dag_id].test().state)
         runs.append((dag_id, state))
-        print(f"  {dag_id:<40} {state:<8} {time.monotonic() - started:5.1f} s")
+        steps.line(f"  {dag_id:<40} {state:<8} {time.monotonic() - started:5.1f} s")
     return runs
 
 
-def main(rows: int = 200) -> int:
+def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Plain]] = plain
+         ) -> int:
+    """The whole demo; ``steps(total, title)`` gives the progress display of the DAG runs."""
     settings = Settings.from_env()
     contracts = load_catalog(settings.catalog_dir)
     print(f"jinshu demo · home {settings.home}")
@@ -139,10 +163,13 @@ def main(rows: int = 200) -> int:
     logs = settings.home / "demo-logs"
     print("running DAGs with dag.test():")
     bag = load_dags(logs)
-    runs = run_dags(bag, ["record_consents", *(f"ingest_{c}" for c in contracts)], logs)
-    withdrawn = drop_consents(settings, contracts, files, withdrawals=True)
-    print(f"dropped {withdrawn} consent extracts with withdrawals")
-    runs += run_dags(bag, ["record_consents", "publish_exchange", "publish_open_data"], logs)
+    first = ["record_consents", *(f"ingest_{c}" for c in contracts)]
+    then = ["record_consents", "publish_exchange", "publish_open_data"]
+    with steps(len(first) + len(then), "running") as shown:
+        runs = run_dags(bag, first, logs, shown)
+        withdrawn = drop_consents(settings, contracts, files, withdrawals=True)
+        shown.line(f"dropped {withdrawn} consent extracts with withdrawals")
+        runs += run_dags(bag, then, logs, shown)
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
         print(batch_table(ledger.summary(conn)))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from jinshu.collect.conform import StateSecretMarking
 from jinshu.collect.read import ROW, BadRecord
 from jinshu.govern import audit
+from jinshu.protect.keys import protector
 from jinshu.quality import records as quality_records
 from jinshu.repeat import ledger
 from jinshu.settings import Settings
@@ -23,11 +24,24 @@ from jinshu.store.engine import engine_for
 from jinshu.store.objects import ObjectStore, open_store
 from jinshu.store.tables import quarantine
 
+ARCHIVE_PREFIX = "_quarantine/"
 QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"]
 
 
 def landing_store(settings: Settings) -> ObjectStore:
-    return open_store(settings.landing_url, settings.s3_endpoint_url)
+    """The landing area; what the platform writes there locally is private (0600 / 0700)."""
+    return open_store(settings.landing_url, settings.s3_endpoint_url, private=True)
+
+
+def archive_key(batch: sa.Row) -> str:
+    """Where a whole quarantined file's sealed copy is kept in the landing area."""
+    return f"{ARCHIVE_PREFIX}{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}.sealed"
+
+
+def read_archive(settings: Settings, batch: sa.Row, key: str) -> bytes:
+    """The clear bytes of a quarantined file, opened with the platform's keys."""
+    return protector(settings).open_file(landing_store(settings).read(key), batch.dataset_id,
+                                         batch.batch_id)
 
 
 def quarantine_message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
@@ -49,22 +63,38 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
     } for b in bad_records], columns=QUARANTINE_COLUMNS)
 
 
+SEALED_COPY_MAX_BYTES = 256 << 20  # a sealed copy is made in memory: bigger files stay with the sender
+
+
+def _keep_sealed(settings: Settings, store: ObjectStore, batch: sa.Row) -> str:
+    """The sealed copy's key, or why none was kept."""
+    if batch.file_size > SEALED_COPY_MAX_BYTES:
+        return (f"not kept: {batch.file_size >> 20} MiB, over the {SEALED_COPY_MAX_BYTES >> 20} MiB "
+                "a sealed copy may take; the department keeps the original")
+    try:
+        data = store.read(batch.file_key)
+    except FileNotFoundError:
+        return "not kept: the file was no longer in the landing area"
+    archive = archive_key(batch)
+    store.write(archive, protector(settings).seal_file(data, batch.dataset_id, batch.batch_id))
+    return archive
+
+
 def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
                     results: list | None = None) -> None:
-    """Keep the file's bytes aside (copied, never read into memory) and close the batch with
-    the reason; ``rows_in``: the records read from it, all counted as quarantined.
+    """Keep the file's bytes aside, sealed, and close the batch with the reason;
+    ``rows_in``: the records read from it, all counted as quarantined.
 
-    A file marked as state secret is not copied anywhere: only the reason is kept.
+    The copy is encrypted under the active data key with the dataset and batch as
+    associated data (:meth:`jinshu.protect.crypto.Protector.seal_file`); read it back
+    with :func:`read_archive`. A file marked as state secret is not copied anywhere:
+    only the reason is kept.
     """
     store = landing_store(settings)
     if isinstance(error, StateSecretMarking):
         archive = "not kept: state-secret marking"
     else:
-        archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
-        try:
-            store.copy(batch.file_key, archive)
-        except FileNotFoundError:
-            archive = "not kept: the file was no longer in the landing area"
+        archive = _keep_sealed(settings, store, batch)
     detail, _, fix = str(error).partition(". Fix: ")
     message = quarantine_message(batch.file_key, None, None, detail, fix)
     rule = getattr(error, "rule", type(error).__name__)

@@ -128,9 +128,9 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     workspace.save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
     workspace.save(bad, work / "rejected_read.arrow")
-    (work / "read.json").write_text(json.dumps({"encoding": extract.encoding,
-                                                "rows_in": extract.rows_in,
-                                                "header_row": extract.header_row}))
+    workspace.write_json(work / "read.json", {"encoding": extract.encoding,
+                                              "rows_in": extract.rows_in,
+                                              "header_row": extract.header_row})
     return batch_id
 
 
@@ -147,7 +147,7 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     workspace.save(conformed, work / "conformed.arrow")
     original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
     workspace.save(original, work / "original.arrow")
-    (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
+    workspace.write_json(work / "scope.json", [v.__dict__ for v in scope])
     if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
         ragged = workspace.load(work / "rejected_read.arrow")
         ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
@@ -168,7 +168,7 @@ def consent_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
                                                Pseudonymizer(pseudonym_key(settings)),
                                                batch.received_at.date())
         workspace.save(gated, work / "gated.arrow")
-    (work / "consent.json").write_text(json.dumps(counts))
+    workspace.write_json(work / "consent.json", counts)
     return batch_id
 
 
@@ -210,8 +210,7 @@ def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         previous_rows, previous_at = quality_records.previous_batch(conn, contract.id, batch_id)
     results = validate(records, contract, load_suite(contract), previous_rows,
                                previous_at, batch.received_at)
-    (work / "quality.json").write_text(json.dumps([r.__dict__ for r in results], default=str,
-                                                  ensure_ascii=False))
+    workspace.write_json(work / "quality.json", [r.__dict__ for r in results])
     failed = critical_failures(results)
     if failed:
         names = ", ".join(r.expectation for r in failed)

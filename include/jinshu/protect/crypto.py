@@ -33,7 +33,9 @@ from jinshu.protect.policy import blind_index_column, encrypted_fields
 from jinshu.protect.pseudonyms import SUBJECT_KEY, Pseudonymizer
 
 NONCE_BYTES = 12
-
+TAG_BYTES = 16
+SEALED_FILE = b"jinshu-sealed-file/1\n"  # then "<key id>\n", then the segments
+SEGMENT_BYTES = 16 << 20  # AES-GCM seals at most 2 GiB at once; a province-wide extract is more
 
 
 BOUND = "v2"  # envelopes bound to their row (before: to their field only)
@@ -79,6 +81,10 @@ def quarantine_row(batch_id: str, source_row: int) -> str:
 def quarantine_rows(batch_id: str, source_rows: pd.Series) -> pd.Series:
     return pd.Series([quarantine_row(batch_id, r) for r in source_rows],
                      index=source_rows.index, dtype="str")
+
+
+def _file_aad(dataset_id: str, batch_id: str, segment: int, last: bool) -> bytes:
+    return f"{dataset_id}/{batch_id}/file/{segment}/{'last' if last else 'more'}".encode()
 
 
 def key_id_of(envelope: str) -> str:
@@ -167,6 +173,43 @@ class Protector:
                 f"{where}: the value under key '{key_id}' fails authentication (modified, or "
                 "copied from another row or field; the key itself matches the store's check "
                 "value). Fix: restore it from the source extract") from error
+
+    def seal_file(self, data: bytes, dataset_id: str, batch_id: str) -> bytes:
+        """A whole file sealed under the active key, bound to its dataset and batch.
+
+        Segments of :data:`SEGMENT_BYTES`, each with a fresh nonce; each segment's
+        associated data names the dataset, the batch, its position and whether it is
+        the last, so segments cannot be reordered, dropped or cut off unnoticed.
+        """
+        key_id, cipher = self.keyring.active, self._cipher(self.keyring.active)
+        starts = range(0, max(len(data), 1), SEGMENT_BYTES)
+        out = [SEALED_FILE, key_id.encode() + b"\n"]
+        for i, start in enumerate(starts):
+            nonce = os.urandom(NONCE_BYTES)
+            aad = _file_aad(dataset_id, batch_id, i, last=start + SEGMENT_BYTES >= len(data))
+            out += [nonce, cipher.encrypt(nonce, data[start:start + SEGMENT_BYTES], aad)]
+        return b"".join(out)
+
+    def open_file(self, sealed: bytes, dataset_id: str, batch_id: str) -> bytes:
+        """The clear bytes of :meth:`seal_file`'s output; raises :class:`UndecryptableValue`
+        when it was changed, cut short, or sealed for another dataset or batch."""
+        head, _, body = sealed.partition(b"\n")
+        key_line, _, body = body.partition(b"\n")
+        where = f"the quarantined file of batch {batch_id}"
+        if head + b"\n" != SEALED_FILE or not body:
+            raise UndecryptableValue(f"{where} is not a sealed file. Fix: restore it from the "
+                                     "department's extract")
+        cipher, step = self._cipher(key_line.decode()), NONCE_BYTES + SEGMENT_BYTES + TAG_BYTES
+        parts = [body[i:i + step] for i in range(0, len(body), step)]
+        try:
+            return b"".join(
+                cipher.decrypt(part[:NONCE_BYTES], part[NONCE_BYTES:],
+                               _file_aad(dataset_id, batch_id, i, last=i == len(parts) - 1))
+                for i, part in enumerate(parts))
+        except InvalidTag as error:
+            raise UndecryptableValue(
+                f"{where} fails authentication (modified, cut short, or sealed for another "
+                "dataset or batch). Fix: restore it from the department's extract") from error
 
     def protect(self, frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         """``frame`` with the subject pseudonym, sensitive fields encrypted (bound to the

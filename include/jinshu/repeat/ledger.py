@@ -53,6 +53,14 @@ def seen(conn: Connection, dataset_id: str, obj: ObjectInfo) -> bool:
     ).limit(1)).first() is not None
 
 
+def batch_of(conn: Connection, dataset_id: str, obj: ObjectInfo) -> sa.Row | None:
+    """The ledger row of this exact drop (key, size, modification time), if recorded."""
+    return conn.execute(sa.select(batches).where(
+        batches.c.dataset_id == dataset_id, batches.c.file_key == obj.key,
+        batches.c.file_size == obj.size, batches.c.file_modified == obj.modified,
+    ).order_by(batches.c.received_at.desc()).limit(1)).first()
+
+
 def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum: str,
                 now: datetime) -> str | None:
     """Ledger row for a file seen in the landing area; None if it is already known."""

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def is_postgres(bind: Connection | Engine) -> bool:
 def create_engine(url: str) -> Engine:
     """SQLite in WAL mode (readers go on while a batch loads); PostgreSQL with pre-ping."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
     engine = sa.create_engine(url, connect_args={"timeout": 60})
@@ -41,6 +42,18 @@ def create_engine(url: str) -> Engine:
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The central store's file, readable by the platform's user only (0600), made now if
+    need be: SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if str(path) in ("", ":memory:"):
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for made in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if made.exists():
+            made.chmod(0o600)  # one made earlier under a looser umask, too
 
 
 def serial_id() -> sa.types.TypeEngine:

@@ -8,6 +8,7 @@ there raises :class:`FileNotFoundError` on either.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,10 +38,15 @@ class ObjectStore(Protocol):
 
 
 class LocalStore:
-    """A folder on disk; keys are relative paths."""
+    """A folder on disk; keys are relative paths.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    ``private``: what it writes is readable by the platform's user only (files 0600,
+    the folders it makes 0700), for copies that hold personal data (the landing
+    area's quarantine). Open data is public and keeps the umask's modes (0644).
+    """
+
+    def __init__(self, root: Path, private: bool = False) -> None:
+        self.root, self.private = root, private
         self.url = str(root)
 
     def _path(self, key: str) -> Path:
@@ -76,10 +82,24 @@ class LocalStore:
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(path.parent)
         tmp = path.with_name(f".{path.name}.part")
-        tmp.write_bytes(data)
+        if self.private:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when a leftover part file was there
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        else:
+            tmp.write_bytes(data)
         tmp.replace(path)  # readers never see half a file
+
+    def _make_folder(self, folder: Path) -> None:
+        missing = [folder, *folder.parents]
+        missing = missing[:next(i for i, f in enumerate(missing) if f.exists())]
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.private:
+            for made in missing:
+                made.chmod(0o700)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -143,9 +163,10 @@ class S3Store:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
-def open_store(url: str, endpoint_url: str | None = None) -> ObjectStore:
-    """``s3://bucket/prefix`` -> :class:`S3Store`; a path or ``file://`` URL -> :class:`LocalStore`."""
+def open_store(url: str, endpoint_url: str | None = None, private: bool = False) -> ObjectStore:
+    """``s3://bucket/prefix`` -> :class:`S3Store`; a path or ``file://`` URL -> :class:`LocalStore`
+    (``private``: see :class:`LocalStore`; a bucket's access is set by its policy)."""
     if url.startswith("s3://"):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3Store(bucket, prefix, endpoint_url)
-    return LocalStore(Path(url.removeprefix("file://")))
+    return LocalStore(Path(url.removeprefix("file://")), private)
