@@ -97,8 +97,10 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as error:
-        raise UnreadableFile("xlsx", "the file is not a valid XLSX workbook (not a zip archive)",
-                             "save the workbook again as .xlsx from the spreadsheet program") from error
+        raise UnreadableFile("xlsx", "the file is not a readable Excel workbook (damaged, cut "
+                             "short, or another format renamed .xlsx)",
+                             "open it in Excel or WPS and save it again as .xlsx, or export "
+                             "it as CSV") from error
 
 
 def check_inflation(book: zipfile.ZipFile, limits: Limits) -> None:

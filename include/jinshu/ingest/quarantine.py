@@ -63,7 +63,7 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
     } for b in bad_records], columns=QUARANTINE_COLUMNS)
 
 
-SEALED_COPY_MAX_BYTES = 256 << 20  # a sealed copy is made in memory: bigger files stay with the sender
+SEALED_COPY_MAX_BYTES = 64 << 20  # sealed in memory: bigger files stay with their sender
 
 
 def _keep_sealed(settings: Settings, store: ObjectStore, batch: sa.Row) -> str:
