@@ -239,3 +239,25 @@ def test_pass_rate_query_runs_on_postgres(contracts: dict[str, Contract], pg_url
     assert [(r["dataset_id"], r["passed"], r["warning_failed"], r["pass_rate"]) for r in rows] == [
         ("vaccination_sites", 1, 1, 50.0)]
     assert rows[0]["department"] == "sx_weijian"
+
+
+def test_scorecard_escapes_markup_in_a_dataset_title_and_a_scope_violation_header(
+    contracts: dict[str, Contract], tmp_path: Path
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    ensure_schema(engine, contracts)
+    sites = contracts["vaccination_sites"]
+    hostile = {**contracts, sites.id: sites.model_copy(update={"title": "接种点<script>alert(1)</script>"})}
+    results = [quality.QualityResult("phone.format", "warning", False, unexpected_count=1,
+                                     unexpected_sample=["<img src=x onerror=alert(2)>"])]
+    with engine.begin() as conn:
+        _store_batch(conn, sites, "vaccination_sites-a", NOW - timedelta(hours=1), results)
+        conn.execute(scope_violations.insert().values(
+            batch_id="vaccination_sites-a", column_header='<script>alert("列")</script>', dataset_id=sites.id,
+            department=sites.department.code, file_key="x.csv", non_empty_values=3, seen_at=NOW))
+
+    page = scorecard.render_scorecard(scorecard.collect(engine, hostile, now=NOW))
+    assert "<script" not in page and "<img" not in page
+    assert "接种点&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the title, shown as text
+    assert "&lt;script&gt;alert(&#34;列&#34;)&lt;/script&gt;" in page  # the undeclared column header
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page  # a (masked) sample
