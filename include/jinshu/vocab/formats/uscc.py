@@ -73,7 +73,8 @@ def is_valid(values: pd.Series) -> np.ndarray:
     """Length, alphabet, registration authority and entity type, division digits, check character.
 
     >>> import pandas as pd
-    >>> is_valid(pd.Series(["12140100123456788C", "N2140105MA0K1B2C1E", "Y1110000MA0K1B2C1E", None])).tolist()
-    [True, False, False, False]
+    >>> is_valid(pd.Series(["12140100123456788C", "N2140105MA0K1B2C1X", "Y1110000MA0K1B2C1Y",
+    ...                     "94140105MA0K1B2C15", None])).tolist()
+    [True, True, True, False, False]
     """
     return failures(values).isna().to_numpy(dtype=bool)
