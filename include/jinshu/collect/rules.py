@@ -92,10 +92,11 @@ def _check_format(
     failed ("resident ID number: check character does not match the first 17 digits")."""
     fmt = formats.REGISTRY[spec.format]
     values = values.where(~present, fmt.normalize(values))
-    failed = fmt.failures(values[present]).reindex(values.index)
+    failed = np.full(len(values), -1, dtype=np.int8)  # the index of the failed part, by position
+    failed[present.to_numpy()] = fmt.failures(values[present]).cat.codes.to_numpy()
     found = []
-    for part, problem in fmt.PARTS.items():
-        bad = (failed == part).to_numpy(dtype=bool)
+    for i, problem in enumerate(fmt.PARTS.values()):
+        bad = failed == i
         if bad.any():
             found.append(_violations(rows[bad], spec.name, spec.format, f"{label}: {problem}", fmt.FIX))
     return values, found
