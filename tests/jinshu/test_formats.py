@@ -7,6 +7,13 @@ import pandas as pd
 import pytest
 from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
 
 from jinshu.catalog import load_catalog
 from jinshu.dev.generate import generate_frame
@@ -155,11 +162,16 @@ def test_cn_ric_missing_value_is_not_valid():
 # --- unified social credit code --------------------------------------------------------------
 
 
+DIGIT_AUTHORITIES = sorted(t for t in uscc.AUTHORITY_TYPES if t.isdigit())  # stdnum wants digits
+
+
 def _random_uscc(rng: np.random.Generator, n: int) -> list[str]:
-    """Shapes stdnum accepts (8 digits + 10 alphabet chars), with a random last char."""
+    """Shapes stdnum accepts (a GB 32100 authority and type, 6 digits, 10 alphabet chars),
+    with a random last char."""
     out = []
     for _ in range(n):
-        head = "".join(str(d) for d in rng.integers(0, 10, 8))
+        head = DIGIT_AUTHORITIES[rng.integers(len(DIGIT_AUTHORITIES))]
+        head += "".join(str(d) for d in rng.integers(0, 10, 6))
         tail = "".join(USCC_ALPHABET[i] for i in rng.integers(0, 31, 10))
         out.append(head + tail)
     return out
@@ -187,6 +199,20 @@ def test_reference_uscc_samples_pass_and_every_one_char_mutation_fails(code):
     assert valid(uscc, [code, code.lower()]) == [True, True]
     mutations = [code[:i] + c + code[i + 1:] for i in range(18) for c in USCC_ALPHABET if c != code[i]]
     assert not any(valid(uscc, mutations))
+
+
+@pytest.mark.parametrize("head", ["00", "10", "14", "24", "36", "46", "54", "63", "73", "82", "94",
+                                  "A2", "B1", "N4", "Y2"])
+def test_uscc_rejects_an_unknown_registration_authority_or_entity_type_with_any_check(head):
+    body = head + "140105MA0K1B2C1"
+    assert head not in uscc.AUTHORITY_TYPES
+    assert set(uscc.failures(s(*(body + c for c in USCC_ALPHABET)))) == {"authority"}
+
+
+@pytest.mark.parametrize("head", sorted(uscc.AUTHORITY_TYPES))
+def test_uscc_accepts_every_gb32100_authority_and_entity_type(head):
+    body = head + "140105MA0K1B2C1"
+    assert valid(uscc, [body + stdnum_uscc.calc_check_digit(body)]) == [True]
 
 
 @pytest.mark.parametrize("letter", list("IOZSV"))
@@ -275,3 +301,125 @@ def test_every_format_handles_empty_and_missing(fmt):
 
 def test_cn_ric_non_ascii_digits_are_invalid_not_a_crash():
     assert cn_ric.is_valid(s("١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢", "140105199803071232")).tolist() == [False, True]
+
+
+# --- which part failed: python-stdnum's exceptions as the oracle --------------------------
+
+
+STDNUM_PARTS = {  # stdnum's exception -> the parts of ours it may correspond to
+    "cn_ric": {
+        InvalidLength: {"length"}, InvalidFormat: {"characters"}, InvalidChecksum: {"checksum"},
+        # stdnum also rejects a county code that did not exist yet at birth; we accept it
+        InvalidComponent: {"birth_date", "region", None},
+        None: {None},
+    },
+    "uscc": {  # stdnum wants 8 digits first and knows no authority list
+        InvalidLength: {"length"}, InvalidFormat: {"characters", "authority", "region"},
+        InvalidChecksum: {"checksum", "authority"}, None: {None, "authority"},
+    },
+}
+
+
+def stdnum_error(module, value: str) -> type | None:
+    try:
+        module.validate(value)
+    except ValidationError as error:
+        return type(error)
+    except KeyError:  # stdnum 2.2's get_birth_place on a prefecture or province code
+        return InvalidComponent
+    return None
+
+
+def _damaged(rng: np.random.Generator, values: list[str], alphabet: str) -> list[str]:
+    """Each value cut, lengthened, given a foreign character, or one character changed."""
+    out = []
+    for v in values:
+        at = int(rng.integers(len(v)))
+        out += [v[:at], v + alphabet[rng.integers(len(alphabet))], v[:at] + "?" + v[at + 1:],
+                v[:at] + alphabet[rng.integers(len(alphabet))] + v[at + 1:]]
+    return out
+
+
+def test_cn_ric_failing_part_agrees_with_stdnum_exception():
+    rng = np.random.default_rng(11643)
+    fixed = [n[:17] + ric_check(n[:17]) for n in _random_rics(rng, 400)]
+    dates = [f"{n[:6]}{rng.integers(1890, 2030)}{rng.integers(0, 14):02d}{rng.integers(0, 33):02d}{n[14:17]}"
+             for n in fixed[:200]]
+    regions = [f"{rng.integers(100000, 1000000)}{n[6:17]}" for n in fixed[:200]]
+    numbers = fixed + [b + ric_check(b) for b in dates + regions] + _damaged(rng, fixed, RIC_CHARS)
+    parts = cn_ric.failures(s(*numbers)).tolist()
+    for number, part in zip(numbers, parts, strict=True):
+        part = None if pd.isna(part) else part
+        allowed = STDNUM_PARTS["cn_ric"][stdnum_error(stdnum_ric, number)]
+        if number[6:10] < "1900":  # stdnum takes any year; we want 1900 or later
+            allowed = allowed | {"birth_date"}
+        if number[-1:] not in RIC_CHARS:  # stdnum calls a foreign last character a bad checksum
+            allowed = allowed | {"characters"}
+        assert part in allowed, number
+    assert set(parts) - {np.nan} >= set(cn_ric.PARTS)  # every part was exercised
+
+
+def test_uscc_failing_part_agrees_with_stdnum_exception():
+    rng = np.random.default_rng(32100)
+    fixed = [c[:17] + stdnum_uscc.calc_check_digit(c) for c in _random_uscc(rng, 400)]
+    codes = fixed + _damaged(rng, fixed, USCC_ALPHABET) + _random_uscc(rng, 200)
+    parts = uscc.failures(s(*codes)).tolist()
+    for code, part in zip(codes, parts, strict=True):
+        part = None if pd.isna(part) else part
+        if code[:2] in uscc.AUTHORITY_TYPES and not code[:2].isdigit():
+            continue  # A, N, Y authorities: stdnum (8 digits first) cannot judge them
+        assert part in STDNUM_PARTS["uscc"][stdnum_error(stdnum_uscc, code)], code
+        assert (part == "authority") == (len(code) == 18 and code[:2] not in uscc.AUTHORITY_TYPES
+                                         and part not in ("length", "characters"))
+    assert set(parts) - {np.nan} >= set(uscc.PARTS)
+
+
+@pytest.mark.parametrize(("fmt", "value", "part"), [
+    ("cn_ric", "14010520010815068x", None),
+    ("cn_ric", "140105980307123", None),  # the old 15-digit form, upgraded
+    ("cn_ric", "1401052001081506", "length"),
+    ("cn_ric", "140105200108150 8X", "characters"),
+    ("cn_ric", "140105200108150681", "checksum"),
+    ("cn_ric", "140105202302291231", "birth_date"),
+    ("cn_ric", "990105199803071230", "region"),
+    ("uscc", "91140105ma0k1b2c1e", None),
+    ("uscc", "91140105MA0K1B2C1EE", "length"),
+    ("uscc", "91140105MA0K1B2C1Z", "characters"),
+    ("uscc", "92140105MA0K1B2C1B", None),
+    ("uscc", "94140105MA0K1B2C15", "authority"),
+    ("uscc", "911A0105MA0K1B2C17", "region"),
+    ("uscc", "91140105MA0K1B2C1F", "checksum"),
+    ("mobile", "+86 138-0013-8000", None),
+    ("mobile", "138001380O0", "characters"),
+    ("mobile", "138001380001", "length"),
+    ("mobile", "11800138000", "prefix"),
+    ("landline", "（0351）4567890", None),
+    ("landline", "0351-45678#90", "characters"),
+    ("landline", "0351--4567890", "characters"),
+    ("landline", "13800138000", "area_code"),
+    ("landline", "03514-567890", "area_code"),
+    ("landline", "0351-0567890", "local_number"),
+    ("landline", "0351-456789012", "local_number"),
+    ("postcode", "030001", None),
+    ("postcode", "0300011", "length"),
+    ("postcode", "０３０００１", "characters"),
+    ("gb2260_shanxi", "141182", None),
+    ("gb2260_shanxi", "14118", "length"),
+    ("gb2260_shanxi", "14118a", "characters"),
+    ("gb2260_shanxi", "140000", "region"),
+])
+def test_failures_name_the_part_that_is_wrong(fmt, value, part):
+    module = REGISTRY[fmt]
+    [found] = module.failures(module.normalize(s(value))).tolist()
+    assert (None if pd.isna(found) else found) == part
+    assert part is None or part in module.PARTS
+
+
+@pytest.mark.parametrize("fmt", sorted(REGISTRY))
+def test_failures_keep_the_index_and_missing_fails_length_or_characters(fmt):
+    module = REGISTRY[fmt]
+    values = pd.Series([None, None], index=[10, 4], dtype="str")
+    found = module.failures(values)
+    assert found.index.tolist() == [10, 4]
+    assert set(found) <= {"length", "characters"}
+    assert list(found.cat.categories) == list(module.PARTS)

@@ -112,7 +112,8 @@ def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, househo
     [reason] = result.quarantine
     assert (reason.source_row, reason.column_name, reason.rule) == (3, "id_number", "cn_ric")
     assert "file sx_gongan/household_registration/bad.csv, row 3, column id_number" in reason.message
-    assert "Fix: send the 18-character number" in reason.message
+    assert "resident ID number: check character does not match the first 17 digits" in reason.message
+    assert "Fix: send the 18-character number" in reason.message and "071233" not in reason.message
     assert '"公民身份号码": "140105199803071233"' in original_of(settings, household, reason)  # as received
 
 

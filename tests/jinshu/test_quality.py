@@ -239,3 +239,61 @@ def test_pass_rate_query_runs_on_postgres(contracts: dict[str, Contract], pg_url
     assert [(r["dataset_id"], r["passed"], r["warning_failed"], r["pass_rate"]) for r in rows] == [
         ("vaccination_sites", 1, 1, 50.0)]
     assert rows[0]["department"] == "sx_weijian"
+
+
+def test_scorecard_escapes_markup_in_a_dataset_title_and_a_scope_violation_header(
+    contracts: dict[str, Contract], tmp_path: Path
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    ensure_schema(engine, contracts)
+    sites = contracts["vaccination_sites"]
+    hostile = {**contracts, sites.id: sites.model_copy(update={"title": "接种点<script>alert(1)</script>"})}
+    results = [quality.QualityResult("phone.format", "warning", False, unexpected_count=1,
+                                     unexpected_sample=["<img src=x onerror=alert(2)>"])]
+    with engine.begin() as conn:
+        _store_batch(conn, sites, "vaccination_sites-a", NOW - timedelta(hours=1), results)
+        conn.execute(scope_violations.insert().values(
+            batch_id="vaccination_sites-a", column_header='<script>alert("列")</script>', dataset_id=sites.id,
+            department=sites.department.code, file_key="x.csv", non_empty_values=3, seen_at=NOW))
+
+    page = scorecard.render_scorecard(scorecard.collect(engine, hostile, now=NOW))
+    assert "<script" not in page and "<img" not in page
+    assert "接种点&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the title, shown as text
+    assert "&lt;script&gt;alert(&#34;列&#34;)&lt;/script&gt;" in page  # the undeclared column header
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page  # a (masked) sample
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_report_sql_files_give_last_load_scope_and_exchange_on_both_stores(
+    contracts: dict[str, Contract], tmp_path: Path, request: pytest.FixtureRequest, store: str
+) -> None:
+    from jinshu.govern.report import query
+    from jinshu.store.engine import engine_for
+
+    url = f"sqlite:///{tmp_path / 'central.db'}" if store == "sqlite" else request.getfixturevalue("pg_url")
+    engine = engine_for(url)
+    ensure_schema(engine, contracts)
+    sites = contracts["vaccination_sites"]
+    passed = [quality.QualityResult("site_code.not_null", "critical", True)]
+    with engine.begin() as conn:
+        _store_batch(conn, sites, "vaccination_sites-a", NOW - timedelta(days=3), passed)
+        _store_batch(conn, sites, "vaccination_sites-b", NOW - timedelta(hours=5), passed)
+        conn.execute(batches.update().where(batches.c.batch_id == "vaccination_sites-b")
+                     .values(status="quarantined"))
+        for batch_id, values in (("vaccination_sites-a", 4), ("vaccination_sites-b", 6)):
+            conn.execute(scope_violations.insert().values(
+                batch_id=batch_id, column_header="备注", dataset_id=sites.id, file_key="x.csv",
+                department=sites.department.code, non_empty_values=values, seen_at=NOW - timedelta(hours=1)))
+        for dataset, rows, channel in (("b", 5, "exchange"), ("a", 7, "open_data"), ("a", 9, "exchange")):
+            conn.execute(tables.publications.insert().values(
+                channel=channel, dataset_id=dataset, published_at=NOW, rows=rows, location="x"))
+
+    facts = scorecard.collect(engine, contracts, now=NOW)
+    [site] = [d for d in facts["datasets"] if d["dataset_id"] == sites.id]
+    assert site["last_received"] == NOW - timedelta(days=3)  # the quarantined batch does not count
+    assert facts["scope"] == [{"department": sites.department.code, "dataset_id": sites.id,
+                               "column_header": "备注", "batches": 2, "non_empty_values": 10,
+                               "last_seen": NOW - timedelta(hours=1)}]
+    with engine.connect() as conn:
+        assert [(r["dataset_id"], r["rows"]) for r in query(conn, "exchange_publications.sql")] == [
+            ("b", 5), ("a", 9)]

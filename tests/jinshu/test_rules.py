@@ -10,7 +10,7 @@ import pytest
 from jinshu.catalog import load_catalog
 from jinshu.collect.conform import conform
 from jinshu.collect.read import ROW
-from jinshu.collect.rules import VIOLATION_COLUMNS, Checked, check_rows
+from jinshu.collect.rules import VIOLATION_COLUMNS, Checked, check_field, check_rows
 from jinshu.settings import DEFAULT_CATALOG_DIR
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
@@ -230,3 +230,65 @@ def test_infinite_decimal_is_not_a_number(value):
 def test_non_ascii_digit_id_is_a_violation_not_a_crash():
     checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"}, {"id_number": ID_B})
     assert checked.violations[[ROW, "rule"]].to_dict("records") == [{ROW: 2, "rule": "cn_ric"}]
+
+
+# --- a bad format names the part that failed, never the value -------------------------------
+
+POSTCODE = CATALOG["household_registration"].by_name["county_code"].model_copy(
+    update={"name": "postcode", "title": "邮政编码", "format": "postcode"})
+FORMAT_FIELDS = {  # format -> a field of the catalog declaring it
+    "cn_ric": CATALOG["household_registration"].by_name["id_number"],
+    "uscc": CATALOG["enterprise_registration"].by_name["uscc"],
+    "mobile": CATALOG["minimum_living_allowance"].by_name["phone"],
+    "landline": CATALOG["vaccination_sites"].by_name["phone"],
+    "gb2260_shanxi": CATALOG["household_registration"].by_name["county_code"],
+    "postcode": POSTCODE,
+}
+PART_CASES = [
+    ("cn_ric", "1401051998030712", "resident ID number: must have 18 characters"),
+    ("cn_ric", "14010519980307123A", "resident ID number: only digits, with X allowed as the last"),
+    ("cn_ric", "140105199803071233", "resident ID number: check character does not match the first 17"),
+    ("cn_ric", "140105199802301235", "resident ID number: digits 7-14 are not a real birth date"),
+    ("cn_ric", "990105199803071230", "resident ID number: the first 6 digits are not a GB/T 2260"),
+    ("uscc", "91140105MA0K1B2C1", "unified social credit code: must have 18 characters"),
+    ("uscc", "91140105MA0K1B2CIE", "unified social credit code: only digits and capital letters except I"),
+    ("uscc", "94140105MA0K1B2C15", "unified social credit code: the first two characters are not a"),
+    ("uscc", "9114O105MA0K1B2C1E", "unified social credit code: only digits and capital letters except I"),
+    ("uscc", "911A0105MA0K1B2C17", "unified social credit code: characters 3-8 must be the six-digit"),
+    ("uscc", "91140105MA0K1B2C1F", "unified social credit code: check character does not match"),
+    ("mobile", "1380013800", "mobile number: must have 11 digits"),
+    ("mobile", "138001380OO", "mobile number: only digits"),
+    ("mobile", "12800138000", "mobile number: must start with 13-19"),
+    ("landline", "0351-456789O", "landline: only digits, with one dash after the area code"),
+    ("landline", "1351-4567890", "landline: must start with the area code"),
+    ("landline", "0351-1234567", "landline: the local number must have 7-8 digits"),
+    ("gb2260_shanxi", "1401", "county code: must have six digits"),
+    ("gb2260_shanxi", "14010x", "county code: only the digits 0-9"),
+    ("gb2260_shanxi", "110105", "county code: not a Shanxi county or district"),
+    ("postcode", "03000", "postcode: must have six digits"),
+    ("postcode", "03000a", "postcode: only the digits 0-9"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "value", "problem"), [
+    pytest.param(*case, id=f"{case[0]}-{case[2].split(': ')[1][:24]}") for case in PART_CASES])
+def test_format_violation_names_the_failing_part_and_not_the_value(fmt, value, problem):
+    spec = FORMAT_FIELDS[fmt]
+    values = pd.Series([value, None], dtype="str")
+    _, found = check_field(values, pd.Series([7, 8]), spec)
+    [violation] = pd.concat(found).query("rule == @fmt").to_dict("records")
+    assert violation[ROW] == 7
+    assert violation["detail"].startswith(f"{spec.name} ({spec.title}): {problem}")
+    if len(value) > 6:  # shorter ones may match an example in the text (140105 for 小店区)
+        assert value not in violation["detail"] and value not in violation["fix"]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMAT_FIELDS))
+def test_each_bad_value_of_a_column_gets_its_own_part(fmt):
+    cases = [(value, problem) for f, value, problem in PART_CASES if f == fmt]
+    values = pd.Series([value for value, _ in cases], dtype="str")
+    _, found = check_field(values, pd.Series(range(2, len(cases) + 2)), FORMAT_FIELDS[fmt])
+    details = pd.concat(found).sort_values(ROW)["detail"].tolist()
+    assert len(details) == len(cases)
+    for detail, (_, problem) in zip(details, cases, strict=True):
+        assert problem in detail

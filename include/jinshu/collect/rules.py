@@ -71,14 +71,8 @@ def check_field(
             found.append(_violations(rows[bad], spec.name, "code_list",
                                      f"{label} is not in the code list", f"use one of {allowed}"))
     if spec.format is not None:
-        fmt = formats.REGISTRY[spec.format]
-        values = values.where(~present, fmt.normalize(values))
-        valid = np.ones(len(values), dtype=bool)
-        valid[present.to_numpy()] = fmt.is_valid(values[present])
-        bad = present & ~valid
-        if bad.any():
-            found.append(_violations(rows[bad], spec.name, spec.format, f"{label}: {fmt.RULE}",
-                                     fmt.FIX))
+        values, found_format = _check_format(values, present, rows, spec, label)
+        found += found_format
     if spec.type == "date":
         values = normalize_dates(values)
         bad = present & values.isna()
@@ -88,6 +82,23 @@ def check_field(
     elif spec.type in ("integer", "decimal"):
         values, found_numbers = _check_number(values, present, rows, spec, label)
         found += found_numbers
+    return values, found
+
+
+def _check_format(
+    values: pd.Series, present: pd.Series, rows: pd.Series, spec: FieldSpec, label: str
+) -> tuple[pd.Series, list[pd.DataFrame]]:
+    """Normalized values and one violation per bad value, naming the part of the format that
+    failed ("resident ID number: check character does not match the first 17 digits")."""
+    fmt = formats.REGISTRY[spec.format]
+    values = values.where(~present, fmt.normalize(values))
+    failed = np.full(len(values), -1, dtype=np.int8)  # the index of the failed part, by position
+    failed[present.to_numpy()] = fmt.failures(values[present]).cat.codes.to_numpy()
+    found = []
+    for i, problem in enumerate(fmt.PARTS.values()):
+        bad = failed == i
+        if bad.any():
+            found.append(_violations(rows[bad], spec.name, spec.format, f"{label}: {problem}", fmt.FIX))
     return values, found
 
 

@@ -15,12 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from jinshu.catalog import Contract, load_catalog
 from jinshu.dev import generate
 from jinshu.govern import audit
-from jinshu.govern.report import batch_table, collection_report, render_collection
+from jinshu.govern.report import batch_table, collection_report, query, render_collection
 from jinshu.protect import crypto
 from jinshu.repeat import ledger
 from jinshu.settings import DAGS_DIR, Settings
@@ -173,8 +171,7 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
         print(batch_table(ledger.summary(conn)))
-        exchange = conn.execute(sa.text(
-            "SELECT dataset_id, rows FROM publications WHERE channel = 'exchange' ORDER BY id")).all()
+        exchange = [(r["dataset_id"], r["rows"]) for r in query(conn, "exchange_publications.sql")]
         collection = collection_report(conn)
     print("\n" + render_collection(collection))
     from jinshu.govern.scorecard import render_quality_text

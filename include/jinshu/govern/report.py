@@ -45,10 +45,15 @@ def batch_table(batches: Iterable[sa.Row]) -> str:
     return text_table(["dataset", "file", "status", "in", "stored", "dup", "quar", "reason"], rows)
 
 
+def query(conn: Connection, name: str) -> list[dict]:
+    """Rows of one report query, the file ``name`` in ``sql/reports``, as the driver returns them."""
+    sql = (SQL_DIR / name).read_text(encoding="utf-8")
+    return [dict(row) for row in conn.execute(sa.text(sql)).mappings()]
+
+
 def run_sql(conn: Connection, name: str) -> list[dict]:
     """Rows of one report query from ``sql/reports``, as plain JSON-ready dicts."""
-    rows = conn.execute(sa.text((SQL_DIR / name).read_text(encoding="utf-8"))).mappings()
-    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+    return [{k: _plain(v) for k, v in row.items()} for row in query(conn, name)]
 
 
 def _plain(value: object) -> object:

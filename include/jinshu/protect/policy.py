@@ -13,6 +13,33 @@ internal, public     clear                                    as sharing/open cl
 Pure rules over the contract: which fields are encrypted, which columns hold
 their blind indexes, which columns form the stored natural key, and how each
 field leaves the store (:func:`on_exit`, the one exit policy every outlet uses).
+With the catalog's contracts:
+
+>>> from jinshu.catalog import load_catalog
+>>> from jinshu.settings import DEFAULT_CATALOG_DIR
+>>> catalog = load_catalog(DEFAULT_CATALOG_DIR)
+>>> household, enterprise = catalog["household_registration"], catalog["enterprise_registration"]
+>>> [f.name for f in encrypted_fields(household)], encrypted_fields(enterprise)
+(['id_number', 'ethnicity'], [])
+>>> blind_index_column(household, "id_number"), extra_index_columns(household)
+('_subject_key', ['_bidx_ethnicity'])
+>>> key_columns(household), key_columns(catalog["social_insurance_enrollment"]), key_columns(enterprise)
+(['_subject_key'], ['_subject_key', 'insurance_type'], ['uscc'])
+
+A personal field is masked for the exchange and reports and dropped from open
+data, unless the dataset was already disclosed by law; public fields are kept:
+
+>>> name = household.by_name["name"]
+>>> [on_exit(name, household, channel) for channel in (EXCHANGE, REPORT, OPEN_DATA)]
+['mask', 'mask', 'drop']
+>>> on_exit(enterprise.by_name["legal_representative"], enterprise, OPEN_DATA)
+'mask'
+>>> on_exit(household.by_name["county_code"], household, OPEN_DATA)
+'keep'
+>>> import pandas as pd
+>>> ids = pd.Series(["14010520010815068X", None])
+>>> masked_for_exit(ids, household.by_name["id_number"], household, EXCHANGE).tolist()
+['1***************8X', nan]
 """
 
 from __future__ import annotations

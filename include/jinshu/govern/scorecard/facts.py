@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from jinshu.catalog import Contract
-from jinshu.govern.report import SQL_DIR
+from jinshu.govern.report import query
 from jinshu.quality import CRITICAL, UPDATE_CYCLES
 from jinshu.store.tables import quality_results
 
 SCORECARD_SQL = "quality_scorecard.sql"
+LAST_LOADED_SQL = "last_loaded.sql"
+SCOPE_SQL = "scope_violations.sql"
 
 
 def _when(value: Any) -> datetime | None:
@@ -38,10 +40,8 @@ def has_table(conn: Connection, name: str) -> bool:
 
 def pass_rates(conn: Connection, contracts: Mapping[str, Contract]) -> list[dict[str, Any]]:
     """Rows of ``sql/reports/quality_scorecard.sql``: one per validated batch, oldest first."""
-    sql = (SQL_DIR / SCORECARD_SQL).read_text(encoding="utf-8")
     rows = []
-    for row in conn.execute(sa.text(sql)).mappings():
-        row = dict(row)
+    for row in query(conn, SCORECARD_SQL):
         contract = contracts.get(row["dataset_id"])
         if not row["department"] and contract:
             row["department"] = contract.department.code
@@ -72,29 +72,19 @@ def batch_results(conn: Connection, batch_ids: list[str]) -> list[dict[str, Any]
 
 
 def _last_loaded(conn: Connection) -> dict[str, datetime]:
-    from jinshu.store.tables import batches
-
+    """``sql/reports/last_loaded.sql``: dataset -> when its last loaded batch arrived."""
     if not has_table(conn, "batches"):
         return {}
-    rows = conn.execute(sa.select(batches.c.dataset_id, sa.func.max(batches.c.received_at))
-                        .where(batches.c.status == "loaded").group_by(batches.c.dataset_id))
-    return {dataset: _when(at) for dataset, at in rows}
+    return {r["dataset_id"]: _when(r["last_received"]) for r in query(conn, LAST_LOADED_SQL)}
 
 
 def _scope(conn: Connection) -> list[dict[str, Any]]:
-    from jinshu.store.tables import scope_violations as sv
-
+    """``sql/reports/scope_violations.sql``: one row per department, dataset and undeclared column."""
     if not has_table(conn, "scope_violations"):
         return []
-    rows = conn.execute(
-        sa.select(sv.c.department, sv.c.dataset_id, sv.c.column_header,
-                  sa.func.count(sa.distinct(sv.c.batch_id)).label("batches"),
-                  sa.func.sum(sv.c.non_empty_values).label("non_empty_values"),
-                  sa.func.max(sv.c.seen_at).label("last_seen"))
-        .group_by(sv.c.department, sv.c.dataset_id, sv.c.column_header)
-        .order_by(sv.c.department, sv.c.dataset_id, sv.c.column_header)).mappings()
-    return [{**r, "non_empty_values": int(r["non_empty_values"] or 0),
-             "last_seen": _when(r["last_seen"])} for r in rows]
+    keys = ("department", "dataset_id", "column_header", "batches")
+    return [{**{k: r[k] for k in keys}, "non_empty_values": int(r["non_empty_values"] or 0),
+             "last_seen": _when(r["last_seen"])} for r in query(conn, SCOPE_SQL)]
 
 
 def collect(engine: Engine, contracts: Mapping[str, Contract],

@@ -1,65 +1,71 @@
-"""HTML pieces of the scorecard page: escaping, bilingual labels, times, the pass-rate chart."""
+"""The scorecard's templates (Jinja2, autoescaped), times and the pass-rate chart's geometry."""
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 CHART_BATCHES = 30  # batches drawn per dataset
 
 
-def esc(value: Any) -> str:
-    """HTML-escaped text; None as empty."""
-    return html.escape("" if value is None else str(value))
-
-
-def bi(zh: str, en: str) -> str:
-    """A Chinese label with its English subtitle."""
-    return f'{esc(zh)} <span class="en">{esc(en)}</span>'
-
-
 def fmt(moment: datetime | None) -> str:
-    """``2024-05-01 08:00 UTC``, or a dash for no time."""
+    """``2024-05-01 08:00 UTC``, or a dash for no time.
+
+    >>> fmt(datetime(2024, 5, 1, 8, 0, tzinfo=UTC)), fmt(None)
+    ('2024-05-01 08:00 UTC', '—')
+    """
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
-def chart_svg(history: list[dict[str, Any]], width: int = 340, height: int = 130) -> str:
-    """Pass rate per batch as bars (red: a critical failure, amber: warnings only), 0-100 %."""
+def _blank_none(value: Any) -> Any:
+    """Templates print a missing value as nothing, not ``None``."""
+    return "" if value is None else value
+
+
+TEMPLATES = Environment(loader=PackageLoader("jinshu.govern.scorecard", "templates"),
+                        autoescape=True, undefined=StrictUndefined, finalize=_blank_none,
+                        trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters["when"] = fmt
+
+
+def _colour(row: dict[str, Any]) -> str:
+    """Red: a critical check failed; amber: warnings only; green: all passed."""
+    return "#b42318" if row["critical_failed"] else "#d97706" if row["warning_failed"] else "#12a150"
+
+
+def chart_geometry(history: list[dict[str, Any]], width: int = 340, height: int = 130) -> dict[str, Any]:
+    """Where the bars of ``chart.svg.j2`` go: one per batch (the last :data:`CHART_BATCHES`),
+    its height the pass rate; red if a critical check failed, amber for warnings only."""
     history = history[-CHART_BATCHES:]
     left, right, top, bottom = 34, 8, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="合格率 pass rate">']
-    for pct in (0, 50, 100):
-        y = top + plot_h * (1 - pct / 100)
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
-                     f'stroke="#d5dae1"/><text x="{left - 4}" y="{y + 4:.1f}" font-size="10" '
-                     f'text-anchor="end" fill="#6b7785">{pct}%</text>')
-    if not history:
-        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" font-size="12" '
-                     f'text-anchor="middle" fill="#6b7785">尚无校验记录 no batches yet</text></svg>')
-        return "".join(parts)
     step = plot_w / max(len(history), 1)
     bar = max(min(step * 0.7, 28), 2)
-    points = []
+    bars = []
     for i, row in enumerate(history):
         rate = row["pass_rate"]
-        x = left + step * i + (step - bar) / 2
-        h = plot_h * rate / 100
-        colour = "#b42318" if row["critical_failed"] else "#d97706" if row["warning_failed"] else "#12a150"
-        tip = (f"{fmt(row['validated_at'])} · {row['batch_id']} · {rate:g}% "
-               f"({row['passed']}/{row['expectations']})")
-        parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" '
-                     f'height="{max(h, 1):.1f}" fill="{colour}"><title>{esc(tip)}</title></rect>')
-        points.append(f"{x + bar / 2:.1f},{top + plot_h - h:.1f}")
-    if len(points) > 1:
-        parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#1f2933" '
-                     f'stroke-width="1.2" stroke-dasharray="3 2"/>')
-    first, last = history[0]["validated_at"], history[-1]["validated_at"]
-    parts.append(f'<text x="{left}" y="{height - 6}" font-size="10" fill="#6b7785">'
-                 f'{esc(first.strftime("%m-%d") if first else "")}</text>')
-    parts.append(f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end" '
-                 f'fill="#6b7785">{esc(last.strftime("%m-%d") if last else "")} '
-                 f'({len(history)} 批 batches)</text></svg>')
-    return "".join(parts)
+        x, h = left + step * i + (step - bar) / 2, plot_h * rate / 100
+        bars.append({
+            "x": f"{x:.1f}", "y": f"{top + plot_h - h:.1f}", "width": f"{bar:.1f}",
+            "height": f"{max(h, 1):.1f}", "middle": f"{x + bar / 2:.1f}",
+            "fill": _colour(row),
+            "tip": (f"{fmt(row['validated_at'])} · {row['batch_id']} · {rate:g}% "
+                    f"({row['passed']}/{row['expectations']})"),
+        })
+    first, last = (history[0]["validated_at"], history[-1]["validated_at"]) if history else (None, None)
+    return {
+        "width": width, "height": height, "left": left, "right": width - right,
+        "grid": [{"pct": pct, "y": f"{top + plot_h * (1 - pct / 100):.1f}",
+                  "label_y": f"{top + plot_h * (1 - pct / 100) + 4:.1f}"} for pct in (0, 50, 100)],
+        "empty_x": left + plot_w / 2, "empty_y": top + plot_h / 2,
+        "bars": bars, "points": [f"{b['middle']},{b['y']}" for b in bars],
+        "first": first.strftime("%m-%d") if first else "", "last": last.strftime("%m-%d") if last else "",
+    }
+
+
+def chart_svg(history: list[dict[str, Any]], width: int = 340, height: int = 130) -> str:
+    """Pass rate per batch as an SVG bar chart (red: a critical failure, amber: warnings only)."""
+    macro = TEMPLATES.get_template("chart.svg.j2").module.chart  # type: ignore[attr-defined]
+    return str(macro(chart_geometry(history, width, height)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -19,3 +21,42 @@ def shaped(values: pd.Series, pattern: str) -> np.ndarray:
     Write digits as ``[0-9]``: ``\\d`` would also match other scripts' digits.
     """
     return values.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool, copy=True)
+
+
+def has_length(values: pd.Series, *lengths: int) -> np.ndarray:
+    """Boolean mask of values with one of ``lengths`` characters (missing values are False)."""
+    return values.str.len().isin(lengths).to_numpy(dtype=bool)
+
+
+class Failures:
+    """Which part of a format each value fails first, over a whole column.
+
+    python-stdnum's ``validate`` raises a specific exception (``InvalidLength``,
+    ``InvalidFormat``, ``InvalidChecksum``...); here each check runs over the
+    values that passed every check before it, and marks the ones it rejects.
+
+    >>> found = Failures(pd.Series(["12", "1a", "123"], dtype="str"), ["length", "characters"])
+    >>> found.fail("length", ~has_length(found.passing(), 2))
+    >>> found.fail("characters", ~shaped(found.passing(), "[0-9]+"))
+    >>> found.result().tolist()
+    [nan, 'characters', 'length']
+    """
+
+    def __init__(self, values: pd.Series, parts: Iterable[str]) -> None:
+        self.values = values
+        self.parts = list(parts)
+        self.codes = np.full(len(values), -1, dtype=np.int8)
+
+    def passing(self) -> pd.Series:
+        """The values that have failed no check so far."""
+        return self.values[self.codes < 0]
+
+    def fail(self, part: str, bad: np.ndarray) -> None:
+        """Mark as failing ``part`` the values of :meth:`passing` (same order) where ``bad``."""
+        still = np.flatnonzero(self.codes < 0)
+        self.codes[still[np.asarray(bad, dtype=bool)]] = self.parts.index(part)
+
+    def result(self) -> pd.Series:
+        """Per value the part it failed (categorical over ``parts``), missing where valid."""
+        return pd.Series(pd.Categorical.from_codes(self.codes, categories=self.parts),
+                         index=self.values.index)

@@ -14,12 +14,19 @@ import numpy as np
 import pandas as pd
 
 from jinshu.vocab.divisions import address_codes
-from jinshu.vocab.formats._vector import fixed_width_bytes, shaped
+from jinshu.vocab.formats._vector import Failures, fixed_width_bytes, has_length, shaped
 
 RULE = "resident ID number: 6-digit address code, birth date, sequence, GB 11643 check character"
 FIX = "send the 18-character number exactly as printed on the ID card"
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
+PARTS = {  # what is wrong with a number, never the number itself
+    "length": "resident ID number: must have 18 characters (15-digit numbers are upgraded first)",
+    "characters": "resident ID number: only digits, with X allowed as the last character",
+    "checksum": "resident ID number: check character does not match the first 17 digits",
+    "birth_date": "resident ID number: digits 7-14 are not a real birth date (YYYYMMDD, 1900 or later)",
+    "region": "resident ID number: the first 6 digits are not a GB/T 2260 address code",
+}
 
 
 def _check_chars(first17: np.ndarray) -> np.ndarray:
@@ -41,16 +48,34 @@ def normalize(values: pd.Series) -> pd.Series:
     return out
 
 
+def failures(values: pd.Series) -> pd.Series:
+    """The first part of each number that is wrong (a key of :data:`PARTS`), missing where valid.
+
+    Checked in python-stdnum's order: length, characters, check character, birth
+    date, then the address code (any code GB/T 2260 ever listed, or 810000/820000/830000
+    of a Hong Kong, Macau or Taiwan residence permit).
+
+    >>> import pandas as pd
+    >>> failures(pd.Series(["14010520010815068X", "1401052001081506", "14010520010815068A",
+    ...                     "140105200108150681", "140105199802301235", "99999920010815068X"])).tolist()
+    [nan, 'length', 'characters', 'checksum', 'birth_date', 'region']
+    """
+    found = Failures(values, PARTS)
+    found.fail("length", ~has_length(found.passing(), 18))
+    found.fail("characters", ~shaped(found.passing(), r"[0-9]{17}[0-9X]"))
+    matrix = fixed_width_bytes(found.passing(), 18)
+    found.fail("checksum", _check_chars(matrix[:, :17]) != matrix[:, 17])
+    births = pd.to_datetime(found.passing().str.slice(6, 14), format="%Y%m%d", errors="coerce")
+    found.fail("birth_date", ~(births.notna() & (births.dt.year >= 1900)).to_numpy(dtype=bool))
+    found.fail("region", ~found.passing().str.slice(0, 6).isin(address_codes()).to_numpy(dtype=bool))
+    return found.result()
+
+
 def is_valid(values: pd.Series) -> np.ndarray:
-    """Shape, known address code, real birth date and check character."""
-    ok = shaped(values, r"[0-9]{17}[0-9X]")
-    if not ok.any():
-        return ok
-    candidates = values[ok]
-    matrix = fixed_width_bytes(candidates, 18)
-    good = _check_chars(matrix[:, :17]) == matrix[:, 17]
-    good &= candidates.str.slice(0, 6).isin(address_codes()).to_numpy()
-    births = pd.to_datetime(candidates.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-    good &= births.notna().to_numpy() & (births.dt.year >= 1900).to_numpy()
-    ok[np.flatnonzero(ok)] = good
-    return ok
+    """Length, characters, check character, real birth date and known address code.
+
+    >>> import pandas as pd
+    >>> is_valid(pd.Series(["140105199803071232", "140105199803071233", None])).tolist()
+    [True, False, False]
+    """
+    return failures(values).isna().to_numpy(dtype=bool)
