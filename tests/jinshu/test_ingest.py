@@ -112,6 +112,24 @@ def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, househo
     assert '"公民身份号码": "140105199803071233"' in original_of(settings, household, reason)  # as received
 
 
+def test_record_contradicting_its_own_id_number_is_quarantined_not_stored(settings, contracts,
+                                                                          household):
+    man_as_woman = GOOD[0].replace(",1,1998-03-07,", ",2,1998-03-07,")
+    wrong_birthday = GOOD[1].replace("2001-08-15", "2001-08-16")
+    result = ingest_file(settings, contracts, household, "contradictions.csv",
+                         csv(man_as_woman, wrong_birthday, GOOD[2]))
+    assert_adds_up(result.batch)
+    assert [(q.source_row, q.column_name, q.rule) for q in result.quarantine] == [
+        (2, "id_number,sex", "id_matches"), (3, "id_number,birth_date", "id_matches")]
+    sex, birth = (q.message for q in result.quarantine)
+    assert "row 2, column id_number,sex: sex (性别) contradicts the sex that id_number" in sex
+    assert "17th digit" in sex and "Fix: correct whichever of 性别 and 公民身份号码" in sex
+    assert "digits 7-14" in birth and "出生日期" in birth
+    for value in ("140105199803071232", "14010520010815068X", "1998", "2001", "张伟", "李娜"):
+        assert value not in sex + birth
+    assert [r.id_number for r in stored_records(settings, household)] == ["11010519491231002X"]
+
+
 def test_full_width_digits_and_lower_case_x_are_normalized_and_accepted(settings, contracts,
                                                                        household):
     wide = "１４０１０５２００１０８１５０６８ｘ,　李娜　,女,2001年8月15日,汉族,１４０１０５,,"

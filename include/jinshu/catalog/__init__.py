@@ -3,15 +3,19 @@
 from jinshu.catalog.contract import (
            Aggregate,
            Basis,
+           Check,
            ConsentBasis,
            Contract,
            Department,
            FieldSpec,
+           IdMatches,
            OpenSpec,
            Sensitivity,
            Sharing,
+           UsccMatchesRegion,
 )
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
-__all__ = ["Aggregate", "Basis", "ConsentBasis", "Contract", "ContractError", "Department", "FieldSpec",
-           "OpenSpec", "Sensitivity", "Sharing", "load_catalog", "load_contract"]
+__all__ = ["Aggregate", "Basis", "Check", "ConsentBasis", "Contract", "ContractError", "Department",
+           "FieldSpec", "IdMatches", "OpenSpec", "Sensitivity", "Sharing", "UsccMatchesRegion",
+           "load_catalog", "load_contract"]

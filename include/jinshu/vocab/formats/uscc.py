@@ -4,6 +4,8 @@
 >>> codes = pd.Series(["91140105MA0K1B2C1E", "12140100123456788c", "91140105MA0K1B2C1F"])
 >>> is_valid(normalize(codes)).tolist()
 [True, True, False]
+>>> regions(codes[:1]).tolist()  # the registering authority's division code
+['140105']
 """
 
 from __future__ import annotations
@@ -36,3 +38,8 @@ def is_valid(values: pd.Series) -> np.ndarray:
     expected = _ALPHABET_BYTES[(31 - (digits @ WEIGHTS) % 31) % 31]
     ok[np.flatnonzero(ok)] = expected == matrix[:, 17]
     return ok
+
+
+def regions(values: pd.Series) -> pd.Series:
+    """The registering authority's GB/T 2260 division code (characters 3-8)."""
+    return values.str.slice(2, 8)
