@@ -163,6 +163,40 @@ def test_undeclared_column_is_counted_and_never_stored(settings, contracts, hous
     assert violation.non_empty_values == data.decode().count(UNDECLARED_MARKER)
 
 
+def every_stored_text(settings) -> str:
+    """Every row of every table in the central store, as one text."""
+    with engine_for(settings.store_url).connect() as conn:
+        return "\n".join(repr(tuple(row)) for table in sa.inspect(conn).get_table_names()
+                         for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')))
+
+
+def test_file_without_its_header_row_stores_no_value_of_its_first_record(settings, contracts,
+                                                                          household):
+    data = csv(*GOOD[1:], header=GOOD[0] + "\n")
+    result = ingest_file(settings, contracts, household, "headless.csv", data)
+    assert (result.batch.status, result.batch.stored) == ("quarantined", 0)
+    [reason] = result.quarantine
+    assert "the first row looks like data, not a header: add the header row" in reason.message
+    assert "id_number (公民身份号码)" in reason.message and reason.message == result.batch.reason
+    stored = every_stored_text(settings)
+    for value in [*GOOD[0].split(",")[:2], "山西省太原市小店区坞城路1号", "1998-03-07"]:
+        assert value not in stored
+    assert open_store(settings.landing_url).read(reason.original) == data  # the file is kept aside
+
+
+def test_undeclared_header_is_stored_masked_and_cut(settings, contracts, household):
+    long_header = "说明" * 40_000
+    data = csv(*(row + ",x,y" for row in GOOD),
+               header=HEADER.rstrip("\n") + ",联系人13812345678," + long_header + "\n")
+    result = ingest_file(settings, contracts, household, "extra.csv", data)
+    assert result.batch.stored == 3
+    with engine_for(settings.store_url).connect() as conn:
+        headers = sorted(r.column_header for r in conn.execute(sa.select(scope_violations)))
+    assert headers[0] == "联系人138****5678"
+    assert len(headers[1]) <= 64 and headers[1].startswith("说明说明")
+    assert "13812345678" not in every_stored_text(settings)
+
+
 def test_the_same_file_twice_is_a_repeat_drop_that_changes_nothing(settings, contracts,
                                                                    household):
     first = ingest_file(settings, contracts, household, "a.csv", csv(*GOOD))

@@ -49,6 +49,12 @@ def ragged_rejections(file_key: str, bad_records: list[BadRecord]) -> pd.DataFra
     } for b in bad_records], columns=QUARANTINE_COLUMNS)
 
 
+def withhold_raw(ragged: pd.DataFrame) -> pd.DataFrame:
+    """Ragged rows without their raw text: it may hold values of undeclared columns."""
+    return ragged.assign(original=json.dumps(
+        {"raw": "withheld: the file has columns outside the declared scope"}))
+
+
 def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,
                     results: list | None = None) -> None:
     """Keep the file's bytes aside and close the batch with the reason.

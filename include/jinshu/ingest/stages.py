@@ -27,13 +27,20 @@ from jinshu.collect.conform import (
     ScopeViolation,
     StateSecretMarking,
     conform,
+    declared_only,
 )
 from jinshu.collect.consent import consent_fields
 from jinshu.collect.read import ROW, UnreadableFile, read_extract
 from jinshu.collect.rules import check_rows
 from jinshu.ingest import workspace
 from jinshu.ingest.load import BatchOutcome, load_batch
-from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
+from jinshu.ingest.quarantine import (
+    landing_store,
+    quarantine_file,
+    ragged_rejections,
+    row_rejections,
+    withhold_raw,
+)
 from jinshu.protect import crypto
 from jinshu.protect.keys import protector, pseudonym_key
 from jinshu.protect.pseudonyms import Pseudonymizer
@@ -111,14 +118,11 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         quarantine_file(settings, batch, error)
         raise BatchClosed(str(error)) from error
     workspace.save(conformed, work / "conformed.arrow")
-    original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
-    workspace.save(original, work / "original.arrow")
+    workspace.save(declared_only(frame, scope), work / "original.arrow")
     (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
     if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
         ragged = workspace.load(work / "rejected_read.arrow")
-        ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
-                                                "declared scope"})
-        workspace.save(ragged, work / "rejected_read.arrow")
+        workspace.save(withhold_raw(ragged), work / "rejected_read.arrow")
     return batch_id
 
 
