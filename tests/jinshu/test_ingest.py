@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from jinshu.dev.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.ingest import stages
-from jinshu.protect import keys
+from jinshu.protect import keys, leakguard
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import LocalStore, open_store
 from jinshu.store.tables import duplicates, scope_violations
@@ -195,6 +195,44 @@ def test_undeclared_header_is_stored_masked_and_cut(settings, contracts, househo
     assert headers[0] == "联系人138****5678"
     assert len(headers[1]) <= 64 and headers[1].startswith("说明说明")
     assert "13812345678" not in every_stored_text(settings)
+
+
+PERSONAL_NAME = "张三_140105199803071232_手机13812345678.csv"
+FORGED_NAME = "ok.csv\n[2026-11-30 02:00:00] INFO - \x1b[32mall batches loaded\x1b[0m.csv"
+
+
+@pytest.mark.parametrize("name", [PERSONAL_NAME, FORGED_NAME], ids=["personal-data", "forged-log-line"])
+def test_a_file_name_is_stored_and_shown_only_masked_and_escaped(settings, contracts, household,
+                                                                 name):
+    from jinshu.govern.report import batch_table
+    from jinshu.repeat import ledger
+
+    drop(settings, household, name, csv(*GOOD))
+    run_stages(settings, contracts, household)
+    result = outcome_of(settings, household.landing_prefix + leakguard.shown(name, 160))
+    assert (result.batch.status, result.batch.stored) == ("loaded", 3)  # read by its real key
+    stored = every_stored_text(settings)
+    for secret in ("140105199803071232", "13812345678", "\n[2026", "\x1b"):
+        assert secret not in stored
+    assert run_stages(settings, contracts, household) == []  # the same drop is known again
+    with engine_for(settings.store_url).connect() as conn:
+        log_table = batch_table(ledger.summary(conn, household.id))
+        terminal = batch_table(ledger.summary(conn, household.id), files=True)
+    assert result.batch.batch_id in log_table and "张三" not in log_table and ".csv" not in log_table
+    assert len(terminal.splitlines()) == 3 and "\x1b" not in terminal
+    assert "140105199803071232" not in terminal and "13812345678" not in terminal
+
+
+def test_a_quarantined_file_with_a_personal_name_is_kept_under_a_masked_name(settings, contracts,
+                                                                             household):
+    data = csv(*GOOD[1:], header=GOOD[0] + "\n")
+    drop(settings, household, PERSONAL_NAME, data)
+    run_stages(settings, contracts, household)
+    result = outcome_of(settings, household.landing_prefix + leakguard.shown(PERSONAL_NAME, 160))
+    [reason] = result.quarantine
+    assert reason.original.endswith("张三_1****************2_手机138****5678.csv")
+    assert open_store(settings.landing_url).read(reason.original) == data
+    assert "140105199803071232" not in every_stored_text(settings)
 
 
 def test_the_same_file_twice_is_a_repeat_drop_that_changes_nothing(settings, contracts,

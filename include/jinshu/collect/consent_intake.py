@@ -24,9 +24,9 @@ from jinshu.govern import audit
 from jinshu.ingest import stages
 from jinshu.ingest.load import record_scope_violations
 from jinshu.ingest.quarantine import (
-    landing_store,
     quarantine_file,
     ragged_rejections,
+    read_landed,
     row_rejections,
     withhold_raw,
 )
@@ -63,9 +63,8 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
     department = next(d for d in departments(contracts) if d.code == batch.department)
     contract = consent.consent_contract(department)
-    store = landing_store(settings)
     try:
-        extract = read_extract(batch.file_key, store.read(batch.file_key))
+        extract = read_extract(batch.file_key, read_landed(settings, batch))
         conformed, scope = conform(extract.frame, contract)
     except (UnreadableFile, ValueError) as error:
         quarantine_file(settings, batch, error)

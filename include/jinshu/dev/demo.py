@@ -145,7 +145,7 @@ def main(rows: int = 200) -> int:
     runs += run_dags(bag, ["record_consents", "publish_exchange", "publish_open_data"], logs)
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
-        print(batch_table(ledger.summary(conn)))
+        print(batch_table(ledger.summary(conn), files=True))
         exchange = conn.execute(sa.text(
             "SELECT dataset_id, rows FROM publications WHERE channel = 'exchange' ORDER BY id")).all()
         collection = collection_report(conn)

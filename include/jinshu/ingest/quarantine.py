@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from jinshu.collect.conform import StateSecretMarking
 from jinshu.collect.read import ROW, BadRecord
 from jinshu.govern import audit
+from jinshu.protect.keys import pseudonym_key
 from jinshu.quality import records as quality_records
 from jinshu.repeat import ledger
 from jinshu.settings import Settings
@@ -28,6 +29,12 @@ QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"
 
 def landing_store(settings: Settings) -> ObjectStore:
     return open_store(settings.landing_url, settings.s3_endpoint_url)
+
+
+def read_landed(settings: Settings, batch: sa.Row) -> bytes:
+    """The bytes of a batch's file, found by its real key (the ledger shows a masked one)."""
+    store = landing_store(settings)
+    return store.read(ledger.object_key(store, batch, pseudonym_key(settings)))
 
 
 def quarantine_message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
@@ -66,7 +73,7 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
         archive = "not kept: state-secret marking"
     else:
         archive = f"_quarantine/{batch.batch_id}/{batch.file_key.rsplit('/', 1)[-1]}"
-        store.write(archive, store.read(batch.file_key))
+        store.write(archive, read_landed(settings, batch))
     detail, _, fix = str(error).partition(". Fix: ")
     message = quarantine_message(batch.file_key, None, None, detail, fix)
     rule = getattr(error, "rule", type(error).__name__)

@@ -38,6 +38,7 @@ from jinshu.ingest.quarantine import (
     landing_store,
     quarantine_file,
     ragged_rejections,
+    read_landed,
     row_rejections,
     withhold_raw,
 )
@@ -72,13 +73,14 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
     store = landing_store(settings)
+    index_key = pseudonym_key(settings)
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):
             name = obj.key.rsplit("/", 1)[-1]
-            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj):
+            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj, index_key):
                 continue  # hidden, archived, or already recorded: no need to read it again
             checksum = hashlib.sha256(store.read(obj.key)).hexdigest()
-            ledger.record_drop(conn, contract, obj, checksum, _now())
+            ledger.record_drop(conn, contract, obj, checksum, _now(), index_key)
         return ledger.pending(conn, contract.id)
 
 
@@ -86,7 +88,7 @@ def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
     with engine_for(settings.store_url).connect() as conn:
         batch = ledger.get(conn, batch_id)
     if batch.status != ledger.OPEN:
-        raise BatchClosed(f"batch {batch_id} is {batch.status}: {batch.reason}")
+        raise BatchClosed(f"batch {batch_id} is {batch.status}")  # the reason names the file
     return batch
 
 
@@ -95,10 +97,10 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     batch = _open_batch(settings, batch_id)
     work = workspace.folder(settings, batch_id)
     try:
-        extract = read_extract(batch.file_key, landing_store(settings).read(batch.file_key))
+        extract = read_extract(batch.file_key, read_landed(settings, batch))
     except UnreadableFile as error:
         quarantine_file(settings, batch, error)
-        raise BatchClosed(str(error)) from error
+        raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from error
     workspace.save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
     workspace.save(bad, work / "rejected_read.arrow")
@@ -116,7 +118,7 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
         quarantine_file(settings, batch, error)
-        raise BatchClosed(str(error)) from error
+        raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from error
     workspace.save(conformed, work / "conformed.arrow")
     workspace.save(declared_only(frame, scope), work / "original.arrow")
     (work / "scope.json").write_text(json.dumps([v.__dict__ for v in scope], ensure_ascii=False))
