@@ -113,6 +113,23 @@ REFUSED = [
     pytest.param(set_top("subject_key", None), None, "needs a subject_key", id="person-without-subject-key"),
     pytest.param(lambda raw: raw.update(subject="none", subject_key=None), "id_number",
                  "sensitive personal data needs a subject_key", id="sensitive-without-subject"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "id_number", "sex": "gender"}]), None,
+                 "check id_matches: 'gender' is referenced but is not a field", id="check-names-no-field"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "id_number"}]), None,
+                 "needs at least one of birth_date, sex, county", id="check-compares-nothing"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "name", "sex": "sex"}]), "name",
+                 "check id_matches reads a field with format: cn_ric", id="check-reads-a-name"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "id_number",
+                                     "birth_date": "registered_on", "sex": "ethnicity"}]), "ethnicity",
+                 "check id_matches compares sex with a field of values with the GB/T 2261.1 codes",
+                 id="check-sex-without-codes"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "id_number", "county": "address"}]),
+                 "address", "compares county with a field of format: gb2260_shanxi",
+                 id="check-county-not-a-code"),
+    pytest.param(set_top("checks", [{"rule": "id_matches", "id": "id_number", "birth_date": "name"}]),
+                 "name", "compares birth_date with a field of type: date", id="check-date-not-a-date"),
+    pytest.param(set_top("checks", [{"rule": "same_person", "id": "id_number"}]), None,
+                 "does not match any of the expected tags", id="check-unknown-rule"),
 ]
 
 

@@ -89,7 +89,7 @@ def test_undeclared_column_is_counted_and_dropped():
     frame = extract({**{k: [v] * 4 for k, v in REQUIRED.items()},
                      "备注": ["已电话核实", "", "  ", "待补充"], "宗教信仰": ["", "", "", ""]})
     out, violations = conform(frame, HOUSEHOLD)
-    assert violations == [ScopeViolation("备注", 2), ScopeViolation("宗教信仰", 0)]
+    assert violations == [ScopeViolation("备注", 2, 5), ScopeViolation("宗教信仰", 0, 6)]
     assert "备注" not in out.columns and "宗教信仰" not in out.columns
     kept = out.drop(columns=ROW).astype("str").to_numpy().ravel().tolist()
     assert "已电话核实" not in kept and "待补充" not in kept
@@ -138,3 +138,76 @@ def test_repeated_undeclared_header_is_a_scope_violation():
     frame.insert(1, "备注", "乙", allow_duplicates=True)
     _, violations = conform(frame, HOUSEHOLD)
     assert {v.header for v in violations} == {"备注"}
+
+
+# --- headers come from outside: never echoed whole --------------------------------------------
+
+RECORD = [ID, "张三", "1", "1998-03-07", "汉族", "140105", "山西省太原市小店区迎泽大街12号", "2010-05-01"]
+
+
+def headed_by(headers: list[str], *rows: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame([list(r) for r in rows] or [[""] * len(headers)], columns=headers,
+                         dtype="str")
+    frame[ROW] = range(2, len(frame) + 2)
+    return frame
+
+
+def test_file_without_its_header_row_is_told_to_add_it_and_no_value_is_echoed():
+    second = ["14010520010815068X", "李娜", "2", "2001-08-15", "汉族", "140105", "太原市长风街2号", ""]
+    with pytest.raises(MissingColumns) as caught:
+        conform(headed_by(RECORD, second), HOUSEHOLD)
+    message = str(caught.value)
+    assert message.startswith("the first row looks like data, not a header: add the header row")
+    assert "id_number (公民身份号码)" in message and "county_code (户籍地行政区划代码)" in message
+    assert caught.value.header_is_data
+    for value in RECORD:
+        assert len(value) == 1 or value not in message
+    assert "140105" not in message and "1****" not in message
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param("x" * 65536, id="64-KiB-cell"),
+    pytest.param("13812345678", id="mobile"),
+    pytest.param("２０２４年３月５日", id="full-width-date"),
+    pytest.param("650.50", id="amount"),
+])
+def test_a_header_row_that_looks_like_data_is_called_data(header):
+    headers = [h for h in REQUIRED if h != "姓名"] + [header]
+    with pytest.raises(MissingColumns) as caught:
+        conform(headed_by(headers), HOUSEHOLD)
+    message = str(caught.value)
+    assert "looks like data" in message and "name (姓名)" in message
+    assert header not in message and len(message) < 400
+
+
+def test_a_real_header_row_missing_a_column_is_not_called_data():
+    with pytest.raises(MissingColumns) as caught:
+        conform(headed_by([h for h in REQUIRED if h != "姓名"] + ["联系人", "备注"]), HOUSEHOLD)
+    assert not caught.value.header_is_data
+    assert str(caught.value).startswith("required column(s) name (姓名) not found")
+    assert "联系人" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("header", "stored"), [
+    pytest.param("备注", "备注", id="plain-kept"),
+    pytest.param("张三_140105199803071232", "张三_1****************2", id="id-masked"),
+    pytest.param("手机１３８１２３４５６７８", "手机138****5678", id="full-width-mobile-masked"),
+    pytest.param("备注\n[INFO] ok\x1b[0m", "备注\\n[INFO] ok\\x1b[0m", id="controls-escaped"),
+])
+def test_undeclared_header_is_kept_only_masked_escaped_and_short(header, stored):
+    _, [violation] = conform(headed_by([*REQUIRED, header], [*REQUIRED.values(), "x"]), HOUSEHOLD)
+    assert violation.header == stored and violation.non_empty_values == 1
+
+
+def test_a_very_long_undeclared_header_is_cut():
+    _, [violation] = conform(headed_by([*REQUIRED, "备" * 65536], [*REQUIRED.values(), "x"]),
+                             HOUSEHOLD)
+    assert len(violation.header) <= 64 and "…" in violation.header
+
+
+def test_ambiguous_headers_are_named_by_field_and_title_and_shown_short():
+    long_alias = "身份证号" + " " * 5000
+    frame = headed_by(["身份证号", long_alias, *REQUIRED])
+    with pytest.raises(AmbiguousColumns) as caught:
+        conform(frame, HOUSEHOLD)
+    assert "id_number (公民身份号码)" in str(caught.value) and len(str(caught.value)) < 300

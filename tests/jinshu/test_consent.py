@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from jinshu.cli import app
-from jinshu.collect import consent_intake
+from jinshu.collect import consent, consent_intake
 from jinshu.dev.generate import consent_extract, generate_extract, generate_frame
 from jinshu.govern.report import collection_report
 from jinshu.protect import keys
@@ -19,7 +19,7 @@ from jinshu.share import exchange
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
-from tests.helpers import ingest_file, stored_records, table_rows
+from tests.helpers import ingest_file, original_of, stored_records, table_rows
 
 DATASET, FIELD = "social_insurance_enrollment", "email"
 
@@ -117,6 +117,30 @@ def test_bad_consent_rows_are_rejected_with_a_reason_and_nothing_else_is_lost(
     [decision] = table_rows(settings, "consents")
     assert decision.decision == "granted" and len(decision.subject_key) == 64
     assert "14010520010815068X" not in repr(table_rows(settings, "consents"))
+
+
+def test_consent_extract_with_an_undeclared_column_is_a_scope_violation_and_keeps_none_of_it(
+        settings, contracts):
+    ensure_schema(engine_for(settings.store_url), contracts)
+    rows = [("14010520010815068X", "同意", "13812345678"), ("1401052001081506", "同意", "13912345678")]
+    data = "公民身份号码,数据集,数据项,决定,决定日期,渠道,联系电话\n" + "".join(
+        f"{id_number},{DATASET},{FIELD},{decision},2026-11-01,窗口,{mobile}\n"
+        for id_number, decision, mobile in rows)
+    open_store(settings.landing_url).write("sx_renshe/consent/extra.csv", data.encode())
+    [batch_id] = consent_intake.discover(settings, contracts)
+    counts = consent_intake.record_extract(settings, contracts, batch_id)
+    assert (counts.rows_in, counts.stored, counts.quarantined) == (2, 1, 1)
+    [violation] = table_rows(settings, "scope_violations")
+    assert (violation.batch_id, violation.dataset_id, violation.department) == (
+        batch_id, "consent", "sx_renshe")
+    assert (violation.column_header, violation.non_empty_values) == ("联系电话", 2)
+    [reason] = table_rows(settings, "quarantine")
+    consent_contract = consent.consent_contract(contracts[DATASET].department)
+    original = original_of(settings, consent_contract, reason)
+    assert "1401052001081506" in original and "139" not in original and "联系电话" not in original
+    with engine_for(settings.store_url).connect() as conn:
+        report = collection_report(conn)
+    assert [r["column_header"] for r in report["scope_violations"]] == ["联系电话"]
 
 
 def test_same_day_refusal_beats_a_grant(settings, contracts, insurance, people):

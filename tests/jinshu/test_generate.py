@@ -15,6 +15,8 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from jinshu.catalog import Contract, load_catalog
+from jinshu.collect.read import ROW
+from jinshu.collect.rules import check_rows
 from jinshu.dev.generate import (
     FAULTS,
     UNDECLARED_COLUMN,
@@ -78,6 +80,29 @@ def test_every_value_passes_its_field_rules(frames, dataset):
             days = pd.to_datetime(values, format="%Y-%m-%d")
             assert days.min() >= pd.Timestamp("1940-01-01"), spec.name
             assert days.max() <= pd.Timestamp("2026-11-01"), spec.name
+
+
+def with_checks(contract: Contract, *checks: dict) -> Contract:
+    """The contract with more cross-field checks declared."""
+    raw = contract.model_dump(by_alias=True, exclude={"checks"})
+    return Contract.model_validate({**raw, "checks": [*contract.model_dump()["checks"], *checks]})
+
+
+ALL_CHECKS = {  # every check a shipped contract could declare, beyond the ones it does
+    "household_registration": [{"rule": "id_matches", "id": "id_number", "county": "county_code"}],
+    "minimum_living_allowance": [{"rule": "id_matches", "id": "id_number", "county": "county_code"}],
+    "enterprise_registration": [{"rule": "uscc_matches_region", "uscc": "uscc",
+                                 "region": "county_code"}],
+}
+
+
+@pytest.mark.parametrize("dataset", CATALOG)
+def test_generated_records_pass_the_row_rules_and_agree_with_their_identifiers(frames, dataset):
+    contract = with_checks(CATALOG[dataset], *ALL_CHECKS.get(dataset, []))
+    frame = frames[dataset].replace("", None).astype("str").assign(**{ROW: range(2, ROWS + 2)})
+    checked = check_rows(frame, contract)
+    assert checked.violations.empty, checked.violations.head().to_dict("records")
+    assert len(checked.valid) == ROWS
 
 
 @pytest.mark.parametrize("dataset", CATALOG)
@@ -369,3 +394,24 @@ def test_sample_landing_has_one_clean_extract_per_contract(tmp_path):
         name, data = generate_extract(contract, 20, seed=2)
         assert path == tmp_path / contract.department.code / contract.id / name
         assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("dataset", ["household_registration", "social_insurance_enrollment"])
+def test_contradicting_fields_break_a_few_records_against_their_own_id(frames, dataset):
+    contract = CATALOG[dataset]
+    clean = frames[dataset]
+    _, data = render_extract(contract, clean, faults={"contradicting_fields"}, header="name")
+    extract = read_csv(data).fillna("")
+    changed = (extract[contract.field_names] != clean).any(axis=1)
+    assert 1 <= changed.sum() <= max(1, ROWS // 100)  # about 1% of the rows with both filled
+    assert set(extract.columns[(extract[contract.field_names] != clean).any()]) <= {"sex", "birth_date"}
+    conformed = extract.replace("", None).astype("str").assign(**{ROW: range(2, len(extract) + 2)})
+    violations = check_rows(conformed, contract).violations
+    assert set(violations["rule"]) == {"id_matches"}
+    assert sorted(set(violations[ROW] - 2)) == np.flatnonzero(changed).tolist()
+
+
+def test_contradicting_fields_need_a_declared_check(frames):
+    with pytest.raises(ValueError, match="no cross-field check"):
+        render_extract(CATALOG["vaccination_sites"], frames["vaccination_sites"],
+                       faults={"contradicting_fields"})

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from jinshu.dev.generate import UNDECLARED_MARKER, generate_extract, generate_frame, render_extract
 from jinshu.ingest import stages
-from jinshu.protect import keys
+from jinshu.protect import keys, leakguard
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import LocalStore, open_store
 from jinshu.store.tables import duplicates, scope_violations
@@ -117,6 +117,24 @@ def test_bad_checksum_names_file_row_column_and_fix(settings, contracts, househo
     assert '"公民身份号码": "140105199803071233"' in original_of(settings, household, reason)  # as received
 
 
+def test_record_contradicting_its_own_id_number_is_quarantined_not_stored(settings, contracts,
+                                                                          household):
+    man_as_woman = GOOD[0].replace(",1,1998-03-07,", ",2,1998-03-07,")
+    wrong_birthday = GOOD[1].replace("2001-08-15", "2001-08-16")
+    result = ingest_file(settings, contracts, household, "contradictions.csv",
+                         csv(man_as_woman, wrong_birthday, GOOD[2]))
+    assert_adds_up(result.batch)
+    assert [(q.source_row, q.column_name, q.rule) for q in result.quarantine] == [
+        (2, "id_number,sex", "id_matches"), (3, "id_number,birth_date", "id_matches")]
+    sex, birth = (q.message for q in result.quarantine)
+    assert "row 2, column id_number,sex: sex (性别) contradicts the sex that id_number" in sex
+    assert "17th digit" in sex and "Fix: correct whichever of 性别 and 公民身份号码" in sex
+    assert "digits 7-14" in birth and "出生日期" in birth
+    for value in ("140105199803071232", "14010520010815068X", "1998", "2001", "张伟", "李娜"):
+        assert value not in sex + birth
+    assert [r.id_number for r in stored_records(settings, household)] == ["11010519491231002X"]
+
+
 def test_full_width_digits_and_lower_case_x_are_normalized_and_accepted(settings, contracts,
                                                                        household):
     wide = "１４０１０５２００１０８１５０６８ｘ,　李娜　,女,2001年8月15日,汉族,１４０１０５,,"
@@ -148,6 +166,78 @@ def test_undeclared_column_is_counted_and_never_stored(settings, contracts, hous
                 assert UNDECLARED_MARKER not in repr(tuple(row)), table
     assert violation.column_header == "备注"
     assert violation.non_empty_values == data.decode().count(UNDECLARED_MARKER)
+
+
+def every_stored_text(settings) -> str:
+    """Every row of every table in the central store, as one text."""
+    with engine_for(settings.store_url).connect() as conn:
+        return "\n".join(repr(tuple(row)) for table in sa.inspect(conn).get_table_names()
+                         for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')))
+
+
+def test_file_without_its_header_row_stores_no_value_of_its_first_record(settings, contracts,
+                                                                          household):
+    data = csv(*GOOD[1:], header=GOOD[0] + "\n")
+    result = ingest_file(settings, contracts, household, "headless.csv", data)
+    assert (result.batch.status, result.batch.stored) == ("quarantined", 0)
+    [reason] = result.quarantine
+    assert "the first row looks like data, not a header: add the header row" in reason.message
+    assert "id_number (公民身份号码)" in reason.message and reason.message == result.batch.reason
+    stored = every_stored_text(settings)
+    for value in [*GOOD[0].split(",")[:2], "山西省太原市小店区坞城路1号", "1998-03-07"]:
+        assert value not in stored
+    assert open_store(settings.landing_url).read(reason.original) == data  # the file is kept aside
+
+
+def test_undeclared_header_is_stored_masked_and_cut(settings, contracts, household):
+    long_header = "说明" * 40_000
+    data = csv(*(row + ",x,y" for row in GOOD),
+               header=HEADER.rstrip("\n") + ",联系人13812345678," + long_header + "\n")
+    result = ingest_file(settings, contracts, household, "extra.csv", data)
+    assert result.batch.stored == 3
+    with engine_for(settings.store_url).connect() as conn:
+        headers = sorted(r.column_header for r in conn.execute(sa.select(scope_violations)))
+    assert headers[0] == "联系人138****5678"
+    assert len(headers[1]) <= 64 and headers[1].startswith("说明说明")
+    assert "13812345678" not in every_stored_text(settings)
+
+
+PERSONAL_NAME = "张三_140105199803071232_手机13812345678.csv"
+FORGED_NAME = "ok.csv\n[2026-11-30 02:00:00] INFO - \x1b[32mall batches loaded\x1b[0m.csv"
+
+
+@pytest.mark.parametrize("name", [PERSONAL_NAME, FORGED_NAME], ids=["personal-data", "forged-log-line"])
+def test_a_file_name_is_stored_and_shown_only_masked_and_escaped(settings, contracts, household,
+                                                                 name):
+    from jinshu.govern.report import batch_table
+    from jinshu.repeat import ledger
+
+    drop(settings, household, name, csv(*GOOD))
+    run_stages(settings, contracts, household)
+    result = outcome_of(settings, household.landing_prefix + leakguard.shown(name, 160))
+    assert (result.batch.status, result.batch.stored) == ("loaded", 3)  # read by its real key
+    stored = every_stored_text(settings)
+    for secret in ("140105199803071232", "13812345678", "\n[2026", "\x1b"):
+        assert secret not in stored
+    assert run_stages(settings, contracts, household) == []  # the same drop is known again
+    with engine_for(settings.store_url).connect() as conn:
+        log_table = batch_table(ledger.summary(conn, household.id))
+        terminal = batch_table(ledger.summary(conn, household.id), files=True)
+    assert result.batch.batch_id in log_table and "张三" not in log_table and ".csv" not in log_table
+    assert len(terminal.splitlines()) == 3 and "\x1b" not in terminal
+    assert "140105199803071232" not in terminal and "13812345678" not in terminal
+
+
+def test_a_quarantined_file_with_a_personal_name_is_kept_under_a_masked_name(settings, contracts,
+                                                                             household):
+    data = csv(*GOOD[1:], header=GOOD[0] + "\n")
+    drop(settings, household, PERSONAL_NAME, data)
+    run_stages(settings, contracts, household)
+    result = outcome_of(settings, household.landing_prefix + leakguard.shown(PERSONAL_NAME, 160))
+    [reason] = result.quarantine
+    assert reason.original.endswith("张三_1****************2_手机138****5678.csv")
+    assert open_store(settings.landing_url).read(reason.original) == data
+    assert "140105199803071232" not in every_stored_text(settings)
 
 
 def test_the_same_file_twice_is_a_repeat_drop_that_changes_nothing(settings, contracts,

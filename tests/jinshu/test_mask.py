@@ -20,8 +20,9 @@ def masked(kind: str, *values: str | None) -> list:
     pytest.param("name", "欧阳娜娜", "欧***", id="name-four-chars"),
     pytest.param("name", "李明", "李*", id="name-two-chars"),
     pytest.param("name", "张三丰", "张**", id="name-three-chars"),
-    pytest.param("cn_ric", "14010520010815068X", "1" + "*" * 15 + "8X", id="id-first1-last2"),
-    pytest.param("cn_ric", "140105199803071232", "1" + "*" * 15 + "32", id="id-digits"),
+    pytest.param("cn_ric", "14010520010815068X", "1" + "*" * 16 + "X", id="id-first1-check"),
+    pytest.param("cn_ric", "140105199803071232", "1" + "*" * 16 + "2", id="id-digits"),
+    pytest.param("cn_ric", "140105980307123", "***", id="id-15-digits-ends-with-sex-digit"),
     pytest.param("mobile", "13812345678", "138****5678", id="mobile"),
     pytest.param("bank_card", "6222021234567890123", "6222" + "*" * 11 + "0123", id="bank-card-19"),
     pytest.param("bank_card", "6222021234567890", "6222********7890", id="bank-card-16"),
@@ -116,3 +117,17 @@ def test_dates_read_from_the_store_mask_to_their_year():
     assert mask.as_text(values).tolist()[0] == "1998-03-07"
     assert mask.apply("date_year", values).isna().tolist() == [False, True]
     assert mask.apply("date_year", values)[0] == "1998"
+
+
+def test_masked_id_number_does_not_tell_the_sex():
+    """The 17th digit is odd for men: a mask that shows it undoes a masked ``sex`` field."""
+    from jinshu.catalog import load_catalog
+    from jinshu.dev.generate import generate_frame
+    from jinshu.settings import DEFAULT_CATALOG_DIR
+
+    frame = generate_frame(load_catalog(DEFAULT_CATALOG_DIR)["household_registration"], 400)
+    shown = mask.apply("cn_ric", frame["id_number"])
+    assert (shown.str.slice(16, 17) == "*").all()
+    # every pattern of visible characters is shared by men and women alike
+    sexes = frame.groupby(shown.str.replace("*", "", regex=False))["sex"].nunique()
+    assert (sexes == 2).all(), sexes[sexes < 2]

@@ -250,6 +250,8 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
         conn.exec_driver_sql("DROP TABLE alembic_version")  # tables added by later revisions
         conn.exec_driver_sql("DROP TABLE retired_fields")
         conn.exec_driver_sql("DROP TABLE key_checks")
+        conn.exec_driver_sql("DROP INDEX ix_batches_file_ref")
+        conn.exec_driver_sql("ALTER TABLE batches DROP COLUMN file_ref")
         batches_before = conn.exec_driver_sql("SELECT count(*) FROM batches").scalar()
     ensure_schema(engine, contracts)
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ from functools import cache
 import pandas as pd
 import pytest
 
-from jinshu.catalog import load_catalog
+from jinshu.catalog import Contract, load_catalog
 from jinshu.collect.conform import conform
 from jinshu.collect.read import ROW
 from jinshu.collect.rules import VIOLATION_COLUMNS, Checked, check_field, check_rows
@@ -15,6 +15,7 @@ from jinshu.settings import DEFAULT_CATALOG_DIR
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
 ID_A, ID_B = "140105199803071232", "14010520010815068X"
+PERSON_B = {"id_number": ID_B, "sex": "2", "birth_date": "2001-08-15"}  # what ID_B encodes
 GOOD = {
     "household_registration": {
         "id_number": ID_A, "name": "张三", "sex": "1", "birth_date": "1998-03-07", "ethnicity": "汉族",
@@ -118,26 +119,27 @@ def test_bad_value_is_one_violation_naming_its_rule(dataset, field, value, rule)
     assert checked.valid[ROW].tolist() == [2 + len(cases)]  # only the good row passes
 
 
-@pytest.mark.parametrize(("dataset", "field", "raw", "canonical"), [
-    pytest.param("household_registration", "id_number", "14010520010815068x", ID_B, id="lower-x"),
-    pytest.param("household_registration", "id_number", "140105980307123", ID_A, id="15-digit"),
-    pytest.param("household_registration", "sex", "男", "1", id="label-male"),
-    pytest.param("household_registration", "sex", "女", "2", id="label-female"),
-    pytest.param("household_registration", "birth_date", "1998/3/7", "1998-03-07", id="slashes"),
-    pytest.param("household_registration", "birth_date", "1998年3月7日", "1998-03-07", id="chinese-date"),
-    pytest.param("household_registration", "birth_date", "19980307", "1998-03-07", id="compact-date"),
-    pytest.param("household_registration", "birth_date", "1998.03.07", "1998-03-07", id="dotted-date"),
-    pytest.param("household_registration", "birth_date", "1998-3-7", "1998-03-07", id="unpadded-date"),
-    pytest.param("minimum_living_allowance", "allowance_yuan", "1,234.50", "1234.5", id="thousands-sep"),
-    pytest.param("minimum_living_allowance", "household_size", "3.0", "3", id="integer-as-3.0"),
-    pytest.param("minimum_living_allowance", "household_size", "1,0", "10", id="integer-with-comma"),
-    pytest.param("minimum_living_allowance", "phone", "+86 138-0013-8000", "13800138000", id="mobile"),
+@pytest.mark.parametrize(("dataset", "field", "raw", "canonical", "person"), [
+    pytest.param("household_registration", "id_number", "14010520010815068x", ID_B, PERSON_B, id="lower-x"),
+    pytest.param("household_registration", "id_number", "140105980307123", ID_A, {}, id="15-digit"),
+    pytest.param("household_registration", "sex", "男", "1", {}, id="label-male"),
+    pytest.param("household_registration", "sex", "女", "2", PERSON_B, id="label-female"),
+    pytest.param("household_registration", "birth_date", "1998/3/7", "1998-03-07", {}, id="slashes"),
+    pytest.param("household_registration", "birth_date", "1998年3月7日", "1998-03-07", {}, id="chinese-date"),
+    pytest.param("household_registration", "birth_date", "19980307", "1998-03-07", {}, id="compact-date"),
+    pytest.param("household_registration", "birth_date", "1998.03.07", "1998-03-07", {}, id="dotted-date"),
+    pytest.param("household_registration", "birth_date", "1998-3-7", "1998-03-07", {}, id="unpadded-date"),
+    pytest.param("minimum_living_allowance", "allowance_yuan", "1,234.50", "1234.5", {}, id="thousands-sep"),
+    pytest.param("minimum_living_allowance", "household_size", "3.0", "3", {}, id="integer-as-3.0"),
+    pytest.param("minimum_living_allowance", "household_size", "1,0", "10", {}, id="integer-with-comma"),
+    pytest.param("minimum_living_allowance", "phone", "+86 138-0013-8000", "13800138000", {}, id="mobile"),
     pytest.param("social_insurance_enrollment", "employer_uscc", "91140105ma0k1b2c1e",
-                 "91140105MA0K1B2C1E", id="uscc-lower"),
-    pytest.param("social_insurance_enrollment", "insurance_type", "失业保险", "210", id="insurance-label"),
+                 "91140105MA0K1B2C1E", {}, id="uscc-lower"),
+    pytest.param("social_insurance_enrollment", "insurance_type", "失业保险", "210", {},
+                 id="insurance-label"),
 ])
-def test_values_are_normalized(dataset, field, raw, canonical):
-    checked = check(dataset, {field: raw})
+def test_values_are_normalized(dataset, field, raw, canonical, person):
+    checked = check(dataset, {**person, field: raw})
     assert checked.violations.empty, checked.violations.to_dict("records")
     assert checked.valid[field].tolist() == [canonical]
 
@@ -168,7 +170,7 @@ def test_violations_point_at_the_right_rows():
 
 def test_same_key_with_different_values_rejects_every_row_of_that_key():
     checked = check("household_registration",
-                    {}, {"id_number": ID_B, "name": "李四"}, {"name": "张叁"}, {"address": "别处"})
+                    {}, {**PERSON_B, "name": "李四"}, {"name": "张叁"}, {"address": "别处"})
     conflicts = checked.violations[checked.violations["rule"] == "natural_key_conflict"]
     assert sorted(conflicts[ROW]) == [2, 4, 5]
     assert set(conflicts["column"]) == {"id_number"}
@@ -176,7 +178,7 @@ def test_same_key_with_different_values_rejects_every_row_of_that_key():
 
 
 def test_identical_rows_are_not_a_conflict():
-    checked = check("household_registration", {}, {}, {"id_number": ID_B})
+    checked = check("household_registration", {}, {}, PERSON_B)
     assert checked.violations.empty
     assert checked.valid[ROW].tolist() == [2, 3, 4]
 
@@ -228,7 +230,7 @@ def test_infinite_decimal_is_not_a_number(value):
 
 
 def test_non_ascii_digit_id_is_a_violation_not_a_crash():
-    checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"}, {"id_number": ID_B})
+    checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"}, PERSON_B)
     assert checked.violations[[ROW, "rule"]].to_dict("records") == [{ROW: 2, "rule": "cn_ric"}]
 
 
@@ -292,3 +294,76 @@ def test_each_bad_value_of_a_column_gets_its_own_part(fmt):
     assert len(details) == len(cases)
     for detail, (_, problem) in zip(details, cases, strict=True):
         assert problem in detail
+
+
+# --- cross-field checks: a record never contradicts its own identifier --------------------------
+
+
+def with_checks(contract: Contract, *checks: dict) -> Contract:
+    raw = contract.model_dump(by_alias=True, exclude={"checks"})
+    return Contract.model_validate({**raw, "checks": list(checks)})
+
+
+@pytest.mark.parametrize(("dataset", "change", "column", "titles"), [
+    pytest.param("household_registration", {"birth_date": "1998-03-08"}, "id_number,birth_date",
+                 ("出生日期", "公民身份号码"), id="household-birth-date"),
+    pytest.param("household_registration", {"sex": "2"}, "id_number,sex", ("性别", "公民身份号码"),
+                 id="household-sex"),
+    pytest.param("household_registration", {"sex": "女"}, "id_number,sex", ("性别", "公民身份号码"),
+                 id="household-sex-as-label"),
+    pytest.param("social_insurance_enrollment", {"birth_date": "1999-03-07"}, "id_number,birth_date",
+                 ("出生日期", "公民身份号码"), id="insurance-birth-date"),
+    pytest.param("social_insurance_enrollment", {**PERSON_B, "sex": "1"}, "id_number,sex",
+                 ("性别", "公民身份号码"), id="insurance-sex"),
+])
+def test_record_contradicting_its_own_id_number_is_quarantined_naming_both_fields(
+        dataset, change, column, titles):
+    checked = check(dataset, change, {})
+    [violation] = checked.violations.to_dict("records")
+    assert (violation[ROW], violation["column"], violation["rule"]) == (2, column, "id_matches")
+    for name in column.split(","):
+        assert name in violation["detail"]
+    for title in titles:
+        assert title in violation["detail"] and title in violation["fix"]
+    said = violation["detail"] + violation["fix"]
+    values = [v for v in [*change.values(), ID_A, ID_B, "1998", "0307"] if len(v) > 1]
+    assert not any(value in said for value in values)
+    assert checked.valid[ROW].tolist() == [3]
+
+
+def test_birth_date_and_sex_both_wrong_are_two_reasons_for_one_row():
+    checked = check("household_registration", {"sex": "2", "birth_date": "1998/3/9"})
+    assert sorted(checked.violations["column"]) == ["id_number,birth_date", "id_number,sex"]
+    assert checked.violations[ROW].unique().tolist() == [2] and checked.valid.empty
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param({"sex": None, "birth_date": None}, id="optional-fields-empty"),
+    pytest.param({"id_number": "140105199803071233"}, id="id-itself-invalid"),
+    pytest.param({"birth_date": "1998-02-30"}, id="birth-date-invalid"),
+])
+def test_only_present_valid_values_are_compared(change):
+    checked = check("social_insurance_enrollment", change)
+    assert "id_matches" not in set(checked.violations["rule"])
+
+
+def test_county_is_checked_against_the_id_number_where_a_contract_declares_it():
+    contract = with_checks(CATALOG["minimum_living_allowance"],
+                           {"rule": "id_matches", "id": "id_number", "county": "county_code"})
+    frame = frame_of("minimum_living_allowance", {"county_code": "140106"}, {"id_number": ID_B})
+    checked = check_rows(frame, contract)
+    assert checked.violations[[ROW, "column", "rule"]].to_dict("records") == [
+        {ROW: 2, "column": "id_number,county_code", "rule": "id_matches"}]
+    assert "digits 1-6" in checked.violations["detail"].iloc[0]
+    assert check_rows(frame, CATALOG["minimum_living_allowance"]).violations.empty  # not shipped
+
+
+def test_registration_region_is_checked_against_the_credit_code_where_declared():
+    contract = with_checks(CATALOG["enterprise_registration"],
+                           {"rule": "uscc_matches_region", "uscc": "uscc", "region": "county_code"})
+    checked = check_rows(frame_of("enterprise_registration", {"county_code": "140106"}, {}), contract)
+    assert checked.violations[[ROW, "column", "rule"]].to_dict("records") == [
+        {ROW: 2, "column": "uscc,county_code", "rule": "uscc_matches_region"}]
+    assert "登记机关行政区划代码" in checked.violations["fix"].iloc[0]
+    assert checked.valid[ROW].tolist() == [3]
+

@@ -3,18 +3,21 @@
 from jinshu.catalog.contract import (
            Aggregate,
            Basis,
+           Check,
            ConsentBasis,
            Contract,
            Department,
            FieldSpec,
+           IdMatches,
            Limits,
            OpenSpec,
            Retention,
            Sensitivity,
            Sharing,
+           UsccMatchesRegion,
 )
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
-__all__ = ["Aggregate", "Basis", "ConsentBasis", "Contract", "ContractError", "Department", "FieldSpec",
-           "Limits", "OpenSpec", "Retention", "Sensitivity", "Sharing", "load_catalog",
-           "load_contract"]
+__all__ = ["Aggregate", "Basis", "Check", "ConsentBasis", "Contract", "ContractError", "Department",
+           "FieldSpec", "IdMatches", "Limits", "OpenSpec", "Retention", "Sensitivity", "Sharing",
+           "UsccMatchesRegion", "load_catalog", "load_contract"]

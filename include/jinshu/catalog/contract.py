@@ -8,7 +8,7 @@ regulation's load-time rules are in :mod:`jinshu.catalog.rules`.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -120,6 +120,56 @@ class Retention(_Model):
     stage_file_days: int = Field(default=2, ge=1)
 
 
+class IdMatches(_Model):
+    """The resident ID number (GB 11643) encodes the birth date (digits 7-14), the sex
+    (17th digit: odd = male) and the county where it was first issued (digits 1-6):
+    each field named here must agree with the record's own ID number."""
+
+    rule: Literal["id_matches"]
+    id: str
+    birth_date: str | None = None
+    sex: str | None = None
+    county: str | None = None
+
+    @model_validator(mode="after")
+    def _names_a_part(self) -> IdMatches:
+        if not self.parts:
+            raise ValueError("id_matches needs at least one of birth_date, sex, county")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The identifier field the other fields are checked against."""
+        return self.id
+
+    @property
+    def parts(self) -> tuple[tuple[str, str], ...]:
+        """(what the identifier encodes, the field that must agree with it)."""
+        named = (("birth_date", self.birth_date), ("sex", self.sex), ("county", self.county))
+        return tuple((part, name) for part, name in named if name)
+
+
+class UsccMatchesRegion(_Model):
+    """The unified social credit code (GB 32100) carries the registering authority's
+    division code in characters 3-8: the named region field must agree with it."""
+
+    rule: Literal["uscc_matches_region"]
+    uscc: str
+    region: str
+
+    @property
+    def source(self) -> str:
+        return self.uscc
+
+    @property
+    def parts(self) -> tuple[tuple[str, str], ...]:
+        return (("region", self.region),)
+
+
+# A rule across the fields of one record, declared under ``checks:``.
+Check = Annotated[IdMatches | UsccMatchesRegion, Field(discriminator="rule")]
+
+
 class Contract(_Model):
     id: str = Field(pattern=IDENTIFIER)
     title: str
@@ -133,9 +183,8 @@ class Contract(_Model):
     open: OpenSpec
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
     limits: Limits = Limits()
-
-
     retention: Retention = Retention()
+    checks: tuple[Check, ...] = ()
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Contract:
@@ -147,6 +196,10 @@ class Contract(_Model):
         for ref in (*self.natural_key, *self.open.quasi_identifiers, *grouped, self.subject_key):
             if ref is not None and ref not in names:
                 raise ValueError(f"'{ref}' is referenced but is not a field")
+        for check in self.checks:
+            for ref in (check.source, *(name for _, name in check.parts)):
+                if ref not in names:
+                    raise ValueError(f"check {check.rule}: '{ref}' is referenced but is not a field")
         return self
 
     @cached_property

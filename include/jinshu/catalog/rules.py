@@ -3,7 +3,8 @@
 * every field names a statute or the subject's consent (with its purpose);
   sensitive personal data collected on consent needs separate consent;
 * a state-secret field never enters the platform;
-* ``not_shared`` needs an explicit legal basis; conditional sharing states its condition.
+* ``not_shared`` needs an explicit legal basis; conditional sharing states its condition;
+* a cross-field check names fields of the kind it reads (an ID number, a date, ...).
 
 A contract that breaks one fails with :class:`ContractError`, naming the
 file, the field and the rule.
@@ -11,12 +12,13 @@ file, the field and the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from jinshu.catalog.contract import Contract
+from jinshu.catalog.contract import Contract, FieldSpec
 from jinshu.vocab import formats
 from jinshu.vocab.mask import MASKS
 
@@ -80,6 +82,35 @@ def _check_rules(contract: Contract, file: str) -> None:
         )
 
 
+_SOURCE_FORMAT = {"id_matches": "cn_ric", "uscc_matches_region": "uscc"}
+_PART_KIND: dict[str, tuple[str, Callable[[FieldSpec], bool]]] = {
+    "birth_date": ("type: date", lambda f: f.type == "date"),
+    "sex": ("values with the GB/T 2261.1 codes 1 (男) and 2 (女)",
+            lambda f: f.values is not None and {"1", "2"} <= set(f.values)),
+    "county": ("format: gb2260_shanxi", lambda f: f.format == "gb2260_shanxi"),
+    "region": ("format: gb2260_shanxi", lambda f: f.format == "gb2260_shanxi"),
+}
+
+
+def _check_checks(contract: Contract, file: str) -> None:
+    """Each cross-field check reads an identifier and compares fields of the right kind."""
+    for check in contract.checks:
+        source = contract.by_name[check.source]
+        wanted = _SOURCE_FORMAT[check.rule]
+        if source.format != wanted:
+            raise ContractError(
+                file, source.name, f"check {check.rule} reads a field with format: {wanted}",
+                f"name the {wanted} field in the check, or give {source.name} format: {wanted}",
+            )
+        for part, name in check.parts:
+            what, fits = _PART_KIND[part]
+            if not fits(contract.by_name[name]):
+                raise ContractError(
+                    file, name, f"check {check.rule} compares {part} with a field of {what}",
+                    f"declare {what} on {name}, or name another field in the check",
+                )
+
+
 def load_contract(path: Path) -> Contract:
     """Read and validate one contract file."""
     file = str(path)
@@ -102,6 +133,7 @@ def load_contract(path: Path) -> Contract:
             file, field, f"{where}: {err['msg']}", "correct the value as the contract schema says"
         ) from exc
     _check_rules(contract, file)
+    _check_checks(contract, file)
     return contract
 
 

@@ -105,4 +105,4 @@ def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
     from jinshu.repeat import ledger
 
     with store_of(Settings.from_env()).connect() as conn:
-        typer.echo(batch_table(ledger.summary(conn, dataset)))
+        typer.echo(batch_table(ledger.summary(conn, dataset), files=True))

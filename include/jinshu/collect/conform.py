@@ -6,6 +6,12 @@ folding full-width characters and case. A column the contract does not
 declare is a scope violation: it is counted and dropped here, before
 anything is stored, and its values go nowhere. A header marked with a
 state-secret classification refuses the whole file.
+
+Headers come from outside: messages never echo them whole. A missing column
+is named by its field and title; a header row that looks like a record (an
+identifier, a number or date, a very long cell) is reported as data, and
+an undeclared header is kept only as :func:`jinshu.protect.leakguard.shown`
+makes it (identifiers masked, control characters escaped, length capped).
 """
 
 from __future__ import annotations
@@ -18,31 +24,64 @@ from functools import partial
 
 import pandas as pd
 
-from jinshu.catalog import Contract
+from jinshu.catalog import Contract, FieldSpec
 from jinshu.collect.read import ROW
+from jinshu.protect.leakguard import scan, shown
 
 FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _FULL_WIDTH_CHARS = "[\uff01-\uff5e\u3000]"
 
 
-class MissingColumns(ValueError):
-    """Required fields have no column: the batch cannot be checked."""
+HEADER_LIMIT = 64  # longer than any title or alias: a header this long is not one
+_NUMBER_OR_DATE = re.compile(r"[0-9][0-9.,:/ -]*|[0-9]{4}年[0-9]{1,2}月([0-9]{1,2}日)?")
 
-    def __init__(self, missing: list[str], headers: list[str], separator: str | None = None) -> None:
-        self.missing = missing
-        fix = "add the column with the title given in the contract"
-        found = f"not found among headers {headers}"
+
+def looks_like_data(headers: list[str]) -> bool:
+    """The header row is a record: it holds an identifier, a number or date, or a long cell."""
+    for header in headers:
+        text = unicodedata.normalize("NFKC", header).strip()
+        if len(text) > HEADER_LIMIT or _NUMBER_OR_DATE.fullmatch(text) or scan(text):
+            return True
+    return False
+
+
+def _named(fields: list[FieldSpec]) -> str:
+    return ", ".join(f"{f.name} ({f.title})" for f in fields)
+
+
+class MissingColumns(ValueError):
+    """Required fields have no column: the batch cannot be checked. Names the fields, never
+    the headers found (without a header row they are the first record's values)."""
+
+    def __init__(self, missing: list[FieldSpec], headers: list[str],
+                 separator: str | None = None) -> None:
+        self.missing = [f.name for f in missing]
+        self.header_is_data = looks_like_data(headers)
         if separator:  # see delimiter_hint
-            found = (f"not found: the header row is one field with the contract's titles "
-                     f"separated by {separator}, so the file is {separator}-separated")
-            fix = "save the file again as CSV with commas between the fields"
-        super().__init__(f"required column(s) {', '.join(missing)} {found}. Fix: {fix}")
+            super().__init__(
+                f"required column(s) {_named(missing)} not found: the header row is one field "
+                f"with the contract's titles separated by {separator}, so the file is "
+                f"{separator}-separated. Fix: save the file again as CSV with commas between "
+                "the fields")
+        elif self.header_is_data:
+            super().__init__(
+                "the first row looks like data, not a header: add the header row; required "
+                f"column(s) {_named(missing)} not found. Fix: put the column titles of the "
+                "contract in row 1, above the first record"
+            )
+        else:
+            super().__init__(
+                f"required column(s) {_named(missing)} not found. "
+                "Fix: add the column with the title given in the contract"
+            )
 
 
 class AmbiguousColumns(ValueError):
-    def __init__(self, field: str, headers: list[str]) -> None:
+    def __init__(self, field: FieldSpec, headers: list[str]) -> None:
+        shown_headers = " and ".join(f"'{shown(h, HEADER_LIMIT)}'" for h in headers)
         super().__init__(
-            f"headers {headers} all mean field '{field}'. Fix: keep one of these columns"
+            f"columns {shown_headers} all mean field {field.name} ({field.title}). "
+            "Fix: keep one of these columns"
         )
 
 
@@ -53,10 +92,10 @@ class StateSecretMarking(ValueError):
 
     def __init__(self, header: str) -> None:
         super().__init__(
-            f"column '{header}' carries a state-secret classification marking; no value of "
-            "this file was read or kept. Fix: state secrets stay outside the sharing platform "
-            "(REFERENCE §3): send the extract without the classified column, through the "
-            "department's secrecy office if it must be declassified first"
+            f"column '{shown(header, HEADER_LIMIT)}' carries a state-secret classification "
+            "marking; no value of this file was read or kept. Fix: state secrets stay outside "
+            "the sharing platform (REFERENCE §3): send the extract without the classified "
+            "column, through the department's secrecy office if it must be declassified first"
         )
 
 
@@ -66,10 +105,18 @@ SECRECY_MARKS = re.compile(r"绝密|机密|秘密|密级|★")
 
 @dataclass(frozen=True)
 class ScopeViolation:
-    """A column outside the declared collection scope (values never kept)."""
+    """A column outside the declared collection scope (values never kept): its header as
+    it may be stored (see :func:`shown`) and its position in the file as read."""
 
     header: str
     non_empty_values: int
+    position: int = -1
+
+
+def declared_only(frame: pd.DataFrame, scope: list[ScopeViolation]) -> pd.DataFrame:
+    """The frame as read without its undeclared columns: what quarantine may keep."""
+    undeclared = {v.position for v in scope}
+    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in undeclared]]
 
 
 def fold(text: str) -> str:
@@ -135,12 +182,13 @@ def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list
         name = known.get(fold(header))
         if name is None:
             values = frame.iloc[:, position].str.strip()
-            violations.append(ScopeViolation(header, int((values != "").sum())))
+            violations.append(ScopeViolation(shown(header, HEADER_LIMIT),
+                                             int((values != "").sum()), position))
         elif name in chosen:
-            raise AmbiguousColumns(name, [headers[chosen[name]], header])
+            raise AmbiguousColumns(contract.by_name[name], [headers[chosen[name]], header])
         else:
             chosen[name] = position
-    missing = [f.name for f in contract.fields if f.required and f.name not in chosen]
+    missing = [f for f in contract.fields if f.required and f.name not in chosen]
     if missing:
         given = [h for h in headers if h != ROW]
         raise MissingColumns(missing, given, delimiter_hint(given, contract))

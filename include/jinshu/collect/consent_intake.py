@@ -1,7 +1,8 @@
 """Consent extracts: departments drop decisions in ``landing/<dept>/consent/``.
 
 Each file is one batch in the ledger (dataset ``consent``): read, conformed
-and checked like any extract, then checked against the catalog (the dataset
+and checked like any extract (undeclared columns recorded as scope violations,
+their values never kept), then checked against the catalog (the dataset
 must be the department's, the field must be collected on consent, the date
 not in the future). Good rows become decisions keyed by the subject's
 pseudonym; bad rows are quarantined with their reason. One transaction.
@@ -16,12 +17,19 @@ import pandas as pd
 
 from jinshu.catalog import Contract, Department
 from jinshu.collect import consent, consent_registry
-from jinshu.collect.conform import conform
+from jinshu.collect.conform import conform, declared_only
 from jinshu.collect.read import ROW, UnreadableFile, read_extract
 from jinshu.collect.rules import check_rows
 from jinshu.govern import audit
 from jinshu.ingest import stages
-from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
+from jinshu.ingest.load import record_scope_violations
+from jinshu.ingest.quarantine import (
+    quarantine_file,
+    ragged_rejections,
+    read_landed,
+    row_rejections,
+    withhold_raw,
+)
 from jinshu.protect import crypto, keys
 from jinshu.protect.keys import pseudonym_key
 from jinshu.protect.pseudonyms import Pseudonymizer
@@ -55,10 +63,9 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
     department = next(d for d in departments(contracts) if d.code == batch.department)
     contract = consent.consent_contract(department)
-    store = landing_store(settings)
     try:
-        extract = read_extract(batch.file_key, store.read(batch.file_key))
-        conformed, _ = conform(extract.frame, contract)
+        extract = read_extract(batch.file_key, read_landed(settings, batch))
+        conformed, scope = conform(extract.frame, contract)
     except (UnreadableFile, ValueError) as error:
         quarantine_file(settings, batch, error)
         with engine.connect() as conn:
@@ -70,9 +77,11 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
     violations = pd.concat([checked.violations, extra], ignore_index=True)
     good = valid[~valid[ROW].isin(extra[ROW])].copy()
     good["subject_key"] = Pseudonymizer(pseudonym_key(settings)).many(good["id_number"])
-    rejected = pd.concat([
-        ragged_rejections(batch.file_key, extract.bad_records),
-        row_rejections(batch.file_key, extract.frame.set_index(ROW), violations),
+    ragged = ragged_rejections(batch.file_key, extract.bad_records)
+    rejected = pd.concat([  # originals keep the declared columns only, as for datasets
+        withhold_raw(ragged) if scope else ragged,
+        row_rejections(batch.file_key, declared_only(extract.frame, scope).set_index(ROW),
+                       violations),
     ], ignore_index=True)
     rejected["original"] = crypto.seal_originals(
         rejected["original"], contract, keys.protector(settings),
@@ -81,6 +90,7 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
         recorded, known = consent_registry.record_decisions(conn, good, contracts, batch_id, now)
         if not rejected.empty:
             conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
+        record_scope_violations(conn, batch, contract, scope)
         counts = ledger.Counts(extract.rows_in, recorded, known, len(rejected))
         ledger.close(conn, batch_id, "loaded" if recorded + known else "quarantined", counts, now,
                      encoding=extract.encoding)

@@ -227,7 +227,8 @@ def read_extract(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS,
     """
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED:
-        raise UnreadableFile("file_type", f"'{suffix or name}' files are not accepted",
+        what = f"'{suffix}' files are" if suffix else "files without an extension are"
+        raise UnreadableFile("file_type", f"{what} not accepted",
                              f"send one of {', '.join(SUPPORTED)}")
     if not data.strip():
         raise UnreadableFile("empty", "the file is empty", "export the extract again with its rows")

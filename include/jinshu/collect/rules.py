@@ -1,4 +1,6 @@
-"""Row rules from the contract: required values, formats, code lists, types, ranges.
+"""Row rules from the contract: required values, formats, code lists, types, ranges,
+and the cross-field checks (a birth date, sex or region that contradicts the record's
+own ID number or credit code).
 
 Takes a conformed frame (one row per record, field columns + ``_row``) and
 splits it: rows that pass every rule, normalized to canonical form (ISO
@@ -9,15 +11,17 @@ any violation is quarantined as a whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from jinshu.catalog import Contract, FieldSpec
+from jinshu.catalog import Check, Contract, FieldSpec
 from jinshu.collect.read import ROW
 from jinshu.repeat.dedup import natural_key_clashes
 from jinshu.vocab import formats
+from jinshu.vocab.formats import cn_ric, uscc
 
 VIOLATION_COLUMNS = [ROW, "column", "rule", "detail", "fix"]
 _DATE_SEPARATORS = r"[/.年月]"
@@ -125,6 +129,79 @@ def _check_number(
     return numbers.astype("str").mask(numbers.isna()), found
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One thing an identifier encodes: how to read it from the identifier and from the
+    field that must agree (two comparable columns), and where it sits in the identifier."""
+
+    from_identifier: Callable[[pd.Series], pd.Series | np.ndarray]
+    from_field: Callable[[pd.Series], pd.Series | np.ndarray]
+    what: str
+    where: str
+
+
+def _same(values: pd.Series) -> pd.Series:
+    return values
+
+
+ENCODED: dict[tuple[str, str], Encoded] = {  # (check rule, part) -> how the identifier holds it
+    ("id_matches", "birth_date"): Encoded(
+        cn_ric.birth_digits, lambda dates: dates.str.replace("-", "", regex=False),
+        "birth date", "digits 7-14"),
+    ("id_matches", "sex"): Encoded(
+        cn_ric.is_male, lambda codes: (codes == "1").to_numpy(dtype=bool),
+        "sex", "the 17th digit, odd for men and even for women"),
+    ("id_matches", "county"): Encoded(cn_ric.regions, _same, "issuing county", "digits 1-6"),
+    ("uscc_matches_region", "region"): Encoded(
+        uscc.regions, _same, "registering authority's region", "characters 3-8"),
+}
+_COMPARABLE = {"sex": ["1", "2"]}  # codes an identifier can encode (not 0/9: unknown, unstated)
+
+
+def _usable(checked: pd.DataFrame, violations: pd.DataFrame, name: str) -> pd.Series:
+    """Present values that passed their own field rules (only those are compared)."""
+    usable = checked[name].notna()
+    failed = violations.loc[violations["column"] == name, ROW]
+    return usable & ~checked[ROW].isin(failed) if len(failed) else usable
+
+
+def cross_field_violations(checked: pd.DataFrame, violations: pd.DataFrame,
+                           contract: Contract) -> list[pd.DataFrame]:
+    """Rows whose fields contradict their own identifier (the contract's ``checks``).
+
+    ``checked`` holds normalized values; pairs where either value is missing
+    or already failed its field rules are not compared.
+    """
+    found = []
+    for check in contract.checks:
+        source = _usable(checked, violations, check.source)
+        for part, name in check.parts:
+            usable = source & _usable(checked, violations, name)
+            if part in _COMPARABLE:
+                usable &= checked[name].isin(_COMPARABLE[part])
+            if not usable.any():
+                continue
+            encoded = ENCODED[check.rule, part]
+            bad = np.asarray(encoded.from_identifier(checked.loc[usable, check.source])
+                             != encoded.from_field(checked.loc[usable, name]))
+            if bad.any():
+                rows = checked.loc[usable, ROW][bad]
+                found.append(_contradiction(rows, check, part, name, contract))
+    return found
+
+
+def _contradiction(rows: pd.Series, check: Check, part: str, name: str,
+                   contract: Contract) -> pd.DataFrame:
+    source, field = contract.by_name[check.source], contract.by_name[name]
+    encoded = ENCODED[check.rule, part]
+    return _violations(
+        rows, f"{source.name},{field.name}", check.rule,
+        f"{field.name} ({field.title}) contradicts the {encoded.what} that {source.name} "
+        f"({source.title}) encodes in {encoded.where}",
+        f"correct whichever of {field.title} and {source.title} is wrong",
+    )
+
+
 def natural_key_conflicts(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """Violations for rows sharing a natural key with a *different* record in the same batch."""
     key = list(contract.natural_key)
@@ -136,7 +213,8 @@ def natural_key_conflicts(frame: pd.DataFrame, contract: Contract) -> pd.DataFra
 
 
 def check_rows(frame: pd.DataFrame, contract: Contract) -> Checked:
-    """Apply every field rule, then the natural-key rule on the rows that passed."""
+    """Apply every field rule and cross-field check, then the natural-key rule on the rows
+    that passed."""
     rows = frame[ROW]
     normalized = {ROW: rows}
     found: list[pd.DataFrame] = []
@@ -146,6 +224,9 @@ def check_rows(frame: pd.DataFrame, contract: Contract) -> Checked:
     checked = pd.DataFrame(normalized, index=frame.index)[[*contract.field_names, ROW]]
     violations = pd.concat(found, ignore_index=True) if found else _violations(
         pd.Series([], dtype="int64"), "", "", "", "")
+    contradictions = cross_field_violations(checked, violations, contract)
+    if contradictions:
+        violations = pd.concat([violations, *contradictions], ignore_index=True)
     passed = checked[~checked[ROW].isin(violations[ROW])]
     conflicts = natural_key_conflicts(passed, contract)
     if not conflicts.empty:

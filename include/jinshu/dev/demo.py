@@ -170,7 +170,7 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
         runs += run_dags(bag, then, logs, shown)
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
-        print(batch_table(ledger.summary(conn)))
+        print(batch_table(ledger.summary(conn), files=True))
         exchange = [(r["dataset_id"], r["rows"]) for r in query(conn, "exchange_publications.sql")]
         collection = collection_report(conn)
     print("\n" + render_collection(collection))

@@ -6,7 +6,9 @@ field is drawn from that person or from the field's format, code list, type
 or name. Everything is vectorized with numpy and pyarrow, so a million rows
 take seconds. :func:`render_extract` serializes a frame the way a department
 would send it, optionally with one or more of the :data:`FAULTS` the
-pipeline must catch.
+pipeline must catch. Generated records agree with their own identifiers
+(birth date, sex and county with the ID number, region with the credit
+code); the ``contradicting_fields`` fault breaks that for a few of them.
 
 The same contract, row count, seed and faults always give the same bytes.
 """
@@ -37,7 +39,8 @@ from jinshu.catalog import Contract, FieldSpec
 from jinshu.vocab.divisions import county_name, shanxi_counties
 from jinshu.vocab.formats import cn_ric, uscc
 
-FAULTS = ("bad_checksum", "duplicate_rows", "undeclared_column", "gb18030", "xlsx", "ragged_rows")
+FAULTS = ("bad_checksum", "duplicate_rows", "undeclared_column", "gb18030", "xlsx", "ragged_rows",
+          "contradicting_fields")
 UNDECLARED_COLUMN = "备注"
 UNDECLARED_MARKER = "UNDECLARED-MARKER"
 Header = Literal["title", "name"]
@@ -135,6 +138,8 @@ def render_extract(
     faults = _checked_faults(faults, header)
     if "bad_checksum" in faults:
         frame = _corrupt_checks(contract, frame, _rng(seed, contract.id, "bad_checksum"))
+    if "contradicting_fields" in faults:
+        frame = _contradict(contract, frame, _rng(seed, contract.id, "contradicting_fields"))
     if "undeclared_column" in faults:
         frame = _with_remarks(frame, _rng(seed, contract.id, "undeclared_column"))
     if "duplicate_rows" in faults:
@@ -540,6 +545,30 @@ def _checked_column(contract: Contract) -> str:
         if contract.by_name[name].format in CHECK_ALPHABETS:
             return name
     raise ValueError(f"{contract.id} has no cn_ric or uscc field to corrupt")
+
+
+def _contradict(contract: Contract, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Make a few records contradict their own identifier (the contract's ``checks``): each
+    picked row gets one compared field changed, the parts taken in turn."""
+    parts = [(part, name) for check in contract.checks for part, name in check.parts]
+    if not parts:
+        raise ValueError(f"{contract.id} declares no cross-field check to contradict")
+    filled = np.logical_and.reduce([(frame[name] != "").to_numpy() for _, name in parts])
+    out = frame.copy()
+    for turn, row in enumerate(_few(rng, np.flatnonzero(filled))):
+        part, name = parts[turn % len(parts)]
+        out.iloc[row, out.columns.get_loc(name)] = _other_value(part, frame[name].iloc[row])
+    return out
+
+
+def _other_value(part: str, value: str) -> str:
+    """A valid value of the same kind that differs from ``value``."""
+    if part == "sex":
+        return "2" if value == "1" else "1"
+    if part == "birth_date":
+        return str(np.datetime64(value) + 1)
+    codes = _counties()[0]
+    return str(codes[(np.searchsorted(codes, int(value)) + 1) % len(codes)])
 
 
 def _with_remarks(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

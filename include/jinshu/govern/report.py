@@ -10,6 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from jinshu.protect.leakguard import shown
 from jinshu.settings import REPORTS_SQL_DIR
 
 SQL_DIR = REPORTS_SQL_DIR
@@ -36,13 +37,24 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def batch_table(batches: Iterable[sa.Row]) -> str:
+def batch_table(batches: Iterable[sa.Row], files: bool = False) -> str:
+    """The ledger as a table, one line per batch named by its id; ``files`` adds the file
+    name as stored (identifiers masked, control characters escaped), for a terminal. Task
+    logs never carry file names. Reasons are cut to their rule and fix, without the file."""
     rows = []
     for b in batches:
-        reason = (b.reason or "")[:70]
-        rows.append([b.dataset_id, b.file_key.rsplit("/", 1)[-1], b.status, str(b.rows_in),
-                     str(b.stored), str(b.duplicates), str(b.quarantined), reason])
-    return text_table(["dataset", "file", "status", "in", "stored", "dup", "quar", "reason"], rows)
+        reason = shown(_without_file(b.reason or ""), 70)
+        name = [shown(b.file_key.rsplit("/", 1)[-1], 40)] if files else []
+        rows.append([b.dataset_id, b.batch_id, *name, b.status, str(b.rows_in), str(b.stored),
+                     str(b.duplicates), str(b.quarantined), reason])
+    headers = ["dataset", "batch", *(["file"] if files else []), "status", "in", "stored", "dup",
+               "quar", "reason"]
+    return text_table(headers, rows)
+
+
+def _without_file(reason: str) -> str:
+    """A quarantine reason without its leading ``file <key>[, row ..]:`` (the batch names it)."""
+    return reason.split(": ", 1)[1] if reason.startswith("file ") and ": " in reason else reason
 
 
 def query(conn: Connection, name: str) -> list[dict]:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from jinshu.catalog import Contract, Retention
 from jinshu.collect.consent import consent_contract
 from jinshu.govern import audit
+from jinshu.protect.keys import pseudonym_key
 from jinshu.repeat import ledger
 from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
@@ -107,14 +108,14 @@ def _batch(conn: Connection, batch_id: str) -> sa.Row | None:
 
 
 def expired_extracts(conn: Connection, store: ObjectStore, contracts: dict[str, Contract],
-                     now: datetime) -> list[_Expired]:
+                     now: datetime, index_key: bytes) -> list[_Expired]:
     """Landing objects whose batch closed more than ``raw_extract_days`` ago."""
     rules, found = rules_of(contracts), []
     for prefix, dataset_id in sorted(landing_prefixes(contracts).items()):
         for obj in store.list(prefix):
             if obj.key.rsplit("/", 1)[-1].startswith((".", "_")):
                 continue  # not a drop (discovery skips these too)
-            batch = ledger.batch_of(conn, dataset_id, obj)
+            batch = ledger.batch_of(conn, dataset_id, obj, index_key)
             if (batch is not None and batch.status != ledger.OPEN
                     and _past(batch.finished_at, rules[dataset_id].raw_extract_days, now)):
                 found.append(_Expired(dataset_id, batch.batch_id, obj.key))
@@ -163,7 +164,7 @@ def sweep(settings: Settings, contracts: dict[str, Contract], now: datetime | No
     landing = open_store(settings.landing_url, settings.s3_endpoint_url, private=True)
     rules, done = rules_of(contracts), Sweep(now)
     with engine.connect() as conn:
-        extracts = expired_extracts(conn, landing, contracts, now)
+        extracts = expired_extracts(conn, landing, contracts, now, pseudonym_key(settings))
         archives = expired_archives(conn, landing, rules, now)
         folders = expired_stage_folders(conn, settings.work_dir, rules, now)
     for kind, expired, remove in (

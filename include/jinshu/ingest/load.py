@@ -52,6 +52,19 @@ def batch_reason(counts: ledger.Counts, header_row: int | None) -> str | None:
     return "; ".join(notes) or None
 
 
+def record_scope_violations(conn: Connection, batch: sa.Row, contract: Contract,
+                            scope: list[ScopeViolation]) -> None:
+    """One row per undeclared column of the batch's file: its header as conform kept it and
+    how many values it had (the values themselves are never kept)."""
+    if scope:
+        conn.execute(scope_violations.insert(), [
+            {"batch_id": batch.batch_id, "column_header": v.header, "dataset_id": contract.id,
+             "department": batch.department, "file_key": batch.file_key,
+             "non_empty_values": v.non_empty_values, "seen_at": batch.received_at}
+            for v in scope
+        ])
+
+
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
                now: datetime) -> ledger.Counts:
     """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
@@ -73,13 +86,7 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
             {"batch_id": batch_id, "field": name, "kept": kept, "dropped": dropped}
             for name, (kept, dropped) in outcome.consent.items()
         ])
-    if outcome.scope:
-        conn.execute(scope_violations.insert(), [
-            {"batch_id": batch_id, "column_header": v.header, "dataset_id": contract.id,
-             "department": contract.department.code, "file_key": row.file_key,
-             "non_empty_values": v.non_empty_values, "seen_at": row.received_at}
-            for v in outcome.scope
-        ])
+    record_scope_violations(conn, row, contract, outcome.scope)
     counts = ledger.Counts(outcome.rows_in, stored, known + len(repeats), len(outcome.rejected))
     every_row_rejected = counts.quarantined == counts.rows_in
     audit.append(conn, "ingest", batch_id, {"dataset": contract.id, "file": row.file_key,

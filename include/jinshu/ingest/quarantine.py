@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from jinshu.collect.conform import StateSecretMarking
 from jinshu.collect.read import ROW, BadRecord
 from jinshu.govern import audit
-from jinshu.protect.keys import protector
+from jinshu.protect.keys import protector, pseudonym_key
 from jinshu.quality import records as quality_records
 from jinshu.repeat import ledger
 from jinshu.settings import Settings
@@ -42,6 +42,12 @@ def read_archive(settings: Settings, batch: sa.Row, key: str) -> bytes:
     """The clear bytes of a quarantined file, opened with the platform's keys."""
     return protector(settings).open_file(landing_store(settings).read(key), batch.dataset_id,
                                          batch.batch_id)
+
+
+def read_landed(settings: Settings, batch: sa.Row) -> bytes:
+    """The bytes of a batch's file, found by its real key (the ledger shows a masked one)."""
+    store = landing_store(settings)
+    return store.read(ledger.object_key(store, batch, pseudonym_key(settings)))
 
 
 def quarantine_message(file_key: str, row: object, column: object, detail: str, fix: str) -> str:
@@ -72,12 +78,18 @@ def _keep_sealed(settings: Settings, store: ObjectStore, batch: sa.Row) -> str:
         return (f"not kept: {batch.file_size >> 20} MiB, over the {SEALED_COPY_MAX_BYTES >> 20} MiB "
                 "a sealed copy may take; the department keeps the original")
     try:
-        data = store.read(batch.file_key)
+        data = read_landed(settings, batch)
     except FileNotFoundError:
         return "not kept: the file was no longer in the landing area"
     archive = archive_key(batch)
     store.write(archive, protector(settings).seal_file(data, batch.dataset_id, batch.batch_id))
     return archive
+
+
+def withhold_raw(ragged: pd.DataFrame) -> pd.DataFrame:
+    """Ragged rows without their raw text: it may hold values of undeclared columns."""
+    return ragged.assign(original=json.dumps(
+        {"raw": "withheld: the file has columns outside the declared scope"}))
 
 
 def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in: int = 0,

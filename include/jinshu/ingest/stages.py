@@ -27,6 +27,7 @@ from jinshu.collect.conform import (
     ScopeViolation,
     StateSecretMarking,
     conform,
+    declared_only,
     header_score,
 )
 from jinshu.collect.consent import consent_fields
@@ -37,7 +38,14 @@ from jinshu.evolve.migrate import require_current
 from jinshu.ingest import workspace
 from jinshu.ingest.isolate import read_capped
 from jinshu.ingest.load import BatchOutcome, load_batch
-from jinshu.ingest.quarantine import landing_store, quarantine_file, ragged_rejections, row_rejections
+from jinshu.ingest.quarantine import (
+    landing_store,
+    quarantine_file,
+    ragged_rejections,
+    read_landed,
+    row_rejections,
+    withhold_raw,
+)
 from jinshu.protect import crypto
 from jinshu.protect.keys import protector, pseudonym_key
 from jinshu.protect.pseudonyms import Pseudonymizer
@@ -87,16 +95,17 @@ def discover(settings: Settings, contract: Contract, contracts: dict[str, Contra
     ensure_schema(engine, contracts)
     require_current(engine, contract)
     store = landing_store(settings)
+    index_key = pseudonym_key(settings)
     with engine.begin() as conn:
         for obj in store.list(contract.landing_prefix):
             name = obj.key.rsplit("/", 1)[-1]
-            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj):
+            if name.startswith((".", "_")) or ledger.seen(conn, contract.id, obj, index_key):
                 continue  # hidden, archived, or already recorded: no need to read it again
             try:
                 checksum = _checksum(store, obj.key)
             except FileNotFoundError:
                 continue  # removed since it was listed: there is nothing to record
-            ledger.record_drop(conn, contract, obj, checksum, _now())
+            ledger.record_drop(conn, contract, obj, checksum, _now(), index_key)
         return ledger.pending(conn, contract.id)
 
 
@@ -104,7 +113,7 @@ def _open_batch(settings: Settings, batch_id: str) -> sa.Row:
     with engine_for(settings.store_url).connect() as conn:
         batch = ledger.get(conn, batch_id)
     if batch.status != ledger.OPEN:
-        raise BatchClosed(f"batch {batch_id} is {batch.status}: {batch.reason}")
+        raise BatchClosed(f"batch {batch_id} is {batch.status}")  # the reason names the file
     return batch
 
 
@@ -118,12 +127,12 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     work = workspace.folder(settings, batch_id)
     try:
         check_size(batch.file_size, contract.limits)
-        data = landing_store(settings).read(batch.file_key)
+        data = read_landed(settings, batch)
         extract = read_capped(batch.file_key, data, contract.limits, header_score(contract), work)
     except (UnreadableFile, FileNotFoundError) as failed:
         error = failed if isinstance(failed, UnreadableFile) else FILE_MISSING
         quarantine_file(settings, batch, error)
-        raise BatchClosed(str(error)) from failed
+        raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from failed
     del data
     workspace.save(extract.frame, work / "read.arrow")
     bad = ragged_rejections(batch.file_key, extract.bad_records)
@@ -143,16 +152,13 @@ def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
         quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"])
-        raise BatchClosed(str(error)) from error
+        raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from error
     workspace.save(conformed, work / "conformed.arrow")
-    original = frame[[c for c in frame.columns if c not in {v.header for v in scope}]]
-    workspace.save(original, work / "original.arrow")
+    workspace.save(declared_only(frame, scope), work / "original.arrow")
     workspace.write_json(work / "scope.json", [v.__dict__ for v in scope])
     if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
         ragged = workspace.load(work / "rejected_read.arrow")
-        ragged["original"] = json.dumps({"raw": "withheld: the file has columns outside the "
-                                                "declared scope"})
-        workspace.save(ragged, work / "rejected_read.arrow")
+        workspace.save(withhold_raw(ragged), work / "rejected_read.arrow")
     return batch_id
 
 

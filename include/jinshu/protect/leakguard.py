@@ -10,11 +10,21 @@ digits (a hash, a credit code) is not a hit. Hits are reported masked.
 ['cn_ric', 'mobile']
 >>> scan("随机数 140105199803071233 与编码 91140105MA0K1B2C1E")
 []
+
+Text that comes from outside and must be stored or shown (a file name, a
+column header) goes through :func:`shown` first:
+
+>>> shown("张三_140105199803071232_手机13812345678.csv")
+'张三_1****************2_手机138****5678.csv'
+>>> print(shown("a.csv\\n[INFO] forged \\x1b[31mline"))
+a.csv\\n[INFO] forged \\x1b[31mline
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -90,17 +100,60 @@ def _confirmed(kind: str, value: str) -> bool:
     return True
 
 
-def scan(text: str) -> list[Hit]:
-    """Every confirmed raw identifier in ``text``, masked, in order of position."""
-    hits = []
+def _found(text: str) -> Iterator[tuple[str, re.Match]]:
+    """(kind, run) for every confirmed identifier; a run may be more than one kind."""
     for run in _CANDIDATE.finditer(text):
         value = run.group()
         for kind, pattern in PATTERNS.items():
             if pattern.fullmatch(value) and _confirmed(kind, value):
-                shown = mask.apply("cn_ric" if kind.startswith("cn_ric") else "bank_card",
-                                   pd.Series([value], dtype="str")).iloc[0]
-                hits.append(Hit(kind, run.start(), shown))
+                yield kind, run
+
+
+def scan(text: str) -> list[Hit]:
+    """Every confirmed raw identifier in ``text``, masked, in order of position."""
+    hits = []
+    for kind, run in _found(text):
+        shown_value = mask.apply("cn_ric" if kind.startswith("cn_ric") else "bank_card",
+                                 pd.Series([run.group()], dtype="str")).iloc[0]
+        hits.append(Hit(kind, run.start(), shown_value))
     return hits
+
+
+_REDACTED_AS = {"cn_ric": "cn_ric", "cn_ric_15": "cn_ric", "mobile": "mobile",
+                "bank_card": "bank_card", "passport": "generic"}
+
+
+def redact(text: str) -> str:
+    """``text`` with every confirmed identifier replaced by its mask (``1****************2``)."""
+    out, end = [], 0
+    for kind, run in _found(text):
+        if run.start() < end:
+            continue  # the same run found as another kind
+        masked = mask.apply(_REDACTED_AS[kind], pd.Series([run.group()], dtype="str")).iloc[0]
+        out += [text[end:run.start()], masked]
+        end = run.end()
+    return "".join([*out, text[end:]])
+
+
+def _escaped(ch: str) -> str:
+    """A control or format character as its visible escape (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """What of an outside text (a file name, a header) may be stored or shown: identifiers
+    masked (also those written in full-width digits), control characters escaped so it
+    cannot forge a log line, and at most ``limit`` characters (the middle cut, so an
+    extension stays)."""
+    folded = unicodedata.normalize("NFKC", text)
+    redacted = redact(folded)
+    safe = "".join(map(_escaped, redact(text) if redacted == folded else redacted))
+    if len(safe) <= limit:
+        return safe
+    tail = min(16, limit // 4)
+    return f"{safe[:limit - tail - 1]}…{safe[-tail:]}"
 
 
 def guard(artifact: str, data: bytes) -> None:

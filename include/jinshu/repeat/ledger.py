@@ -3,11 +3,17 @@
 Statuses: ``received`` (waiting for ingest), ``loaded``, ``quarantined``
 (the whole file or every row rejected), ``repeat_drop`` (the same bytes were
 dropped before: nothing ingested again).
+
+A file's name comes from outside and may hold personal data
+(``张三_<ID>_手机<mobile>.csv``): the ledger keeps it only as
+:func:`jinshu.protect.leakguard.shown` makes it (identifiers masked, control
+characters escaped) and finds the object again by a keyed HMAC of its real key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +22,8 @@ from sqlalchemy.engine import Connection
 
 from jinshu.catalog import Contract
 from jinshu.collect.guard import LIMIT_RULES
-from jinshu.store.objects import ObjectInfo
+from jinshu.protect.leakguard import shown
+from jinshu.store.objects import ObjectInfo, ObjectStore
 from jinshu.store.tables import batches, quarantine
 
 OPEN = "received"
@@ -38,33 +45,42 @@ class Counts:
             raise AssertionError(f"row counts do not add up: {self}")
 
 
-def batch_id_for(contract: Contract, obj: ObjectInfo, checksum: str) -> str:
+def file_ref(index_key: bytes, key: str) -> str:
+    """Keyed HMAC-SHA256 of an object key: matches the file without keeping its name."""
+    return hmac.new(index_key, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def shown_key(key: str) -> str:
+    """The key as the ledger stores and shows it: folders kept, the name through ``shown``."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/{shown(name, 160)}" if folder else shown(name, 160)
+
+
+def batch_id_for(contract: Contract, ref: str, checksum: str, modified: datetime) -> str:
     """Deterministic: the same drop gets the same id on every retry."""
     digest = hashlib.sha256(
-        f"{contract.id}|{obj.key}|{checksum}|{obj.modified.isoformat()}".encode()).hexdigest()
+        f"{contract.id}|{ref}|{checksum}|{modified.isoformat()}".encode()).hexdigest()
     return f"{contract.id}-{digest[:12]}"
 
 
-def seen(conn: Connection, dataset_id: str, obj: ObjectInfo) -> bool:
-    """This exact drop (key, size, modification time) is already in the ledger."""
-    return conn.execute(sa.select(batches.c.batch_id).where(
-        batches.c.dataset_id == dataset_id, batches.c.file_key == obj.key,
-        batches.c.file_size == obj.size, batches.c.file_modified == obj.modified,
-    ).limit(1)).first() is not None
-
-
-def batch_of(conn: Connection, dataset_id: str, obj: ObjectInfo) -> sa.Row | None:
-    """The ledger row of this exact drop (key, size, modification time), if recorded."""
+def batch_of(conn: Connection, dataset_id: str, obj: ObjectInfo, index_key: bytes) -> sa.Row | None:
+    """The ledger row of this exact drop (real key, size, modification time), if recorded."""
     return conn.execute(sa.select(batches).where(
-        batches.c.dataset_id == dataset_id, batches.c.file_key == obj.key,
+        batches.c.dataset_id == dataset_id, batches.c.file_ref == file_ref(index_key, obj.key),
         batches.c.file_size == obj.size, batches.c.file_modified == obj.modified,
     ).order_by(batches.c.received_at.desc()).limit(1)).first()
 
 
+def seen(conn: Connection, dataset_id: str, obj: ObjectInfo, index_key: bytes) -> bool:
+    """This exact drop is already in the ledger."""
+    return batch_of(conn, dataset_id, obj, index_key) is not None
+
+
 def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum: str,
-                now: datetime) -> str | None:
+                now: datetime, index_key: bytes) -> str | None:
     """Ledger row for a file seen in the landing area; None if it is already known."""
-    batch_id = batch_id_for(contract, obj, checksum)
+    ref = file_ref(index_key, obj.key)
+    batch_id = batch_id_for(contract, ref, checksum, obj.modified)
     if conn.execute(sa.select(batches.c.batch_id).where(batches.c.batch_id == batch_id)).first():
         return None
     earlier = conn.execute(
@@ -77,13 +93,25 @@ def record_drop(conn: Connection, contract: Contract, obj: ObjectInfo, checksum:
     ).scalar()
     conn.execute(batches.insert().values(
         batch_id=batch_id, dataset_id=contract.id, department=contract.department.code,
-        file_key=obj.key, file_checksum=checksum, file_size=obj.size, file_modified=obj.modified,
+        file_key=shown_key(obj.key), file_ref=ref, file_checksum=checksum, file_size=obj.size,
+        file_modified=obj.modified,
         received_at=now, status="repeat_drop" if earlier else OPEN, repeat_of=earlier,
         rows_in=0, stored=0, duplicates=0, quarantined=0,
         reason=f"the same file was already received as batch {earlier}" if earlier else None,
         finished_at=now if earlier else None,
     ))
     return batch_id
+
+
+def object_key(store: ObjectStore, batch: sa.Row, index_key: bytes) -> str:
+    """The real key of a batch's file in the landing area (its stored key may be masked)."""
+    if batch.file_ref is None or file_ref(index_key, batch.file_key) == batch.file_ref:
+        return batch.file_key
+    folder = batch.file_key.rpartition("/")[0]
+    for obj in store.list(f"{folder}/" if folder else ""):
+        if file_ref(index_key, obj.key) == batch.file_ref:
+            return obj.key
+    raise FileNotFoundError(f"the file of batch {batch.batch_id} is no longer in the landing area")
 
 
 def pending(conn: Connection, dataset_id: str) -> list[str]:

@@ -36,7 +36,8 @@ batches = sa.Table(
     sa.Column("batch_id", sa.String(96), primary_key=True),
     sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
     sa.Column("department", sa.String(64), nullable=False),
-    sa.Column("file_key", sa.Text, nullable=False),
+    sa.Column("file_key", sa.Text, nullable=False),  # as shown: identifiers masked (leakguard.shown)
+    sa.Column("file_ref", sa.String(64), index=True),  # keyed HMAC of the real object key
     sa.Column("file_checksum", sa.String(64), nullable=False, index=True),
     sa.Column("file_size", sa.BigInteger, nullable=False),
     sa.Column("file_modified", sa.DateTime(timezone=True), nullable=False),

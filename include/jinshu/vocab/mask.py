@@ -5,7 +5,7 @@ to a person reading the record and no more.
 
 >>> import pandas as pd
 >>> cn_ric(pd.Series(["14010520010815068X"])).tolist()
-['1***************8X']
+['1****************X']
 >>> mobile(pd.Series(["13812345678"])).tolist()
 ['138****5678']
 >>> name(pd.Series(["欧阳娜娜"])).tolist()
@@ -41,8 +41,13 @@ def name(values: pd.Series) -> pd.Series:
 
 
 def cn_ric(values: pd.Series) -> pd.Series:
-    """First 1 + last 2: six-plus-four would still reveal county and sex."""
-    return _stars(values, 1, 2)
+    """First 1 + the check character: the 17th digit (odd = male) and the county stay hidden.
+
+    Six-plus-four would reveal county and sex; even first-1 + last-2 shows the
+    sex digit beside a masked ``sex`` field. Anything but 18 characters (the
+    old 15-digit form ends with its sex digit) shows nothing.
+    """
+    return _stars(values, 1, 1).mask(values.str.len() != 18, "***")
 
 
 def mobile(values: pd.Series) -> pd.Series:

@@ -6,6 +6,11 @@
 [True, True, False]
 >>> normalize(pd.Series(["140105980307123"])).tolist()  # 15-digit form, upgraded
 ['140105199803071232']
+
+What a valid number encodes, for cross-field checks:
+
+>>> birth_digits(ids[:2]).tolist(), is_male(ids[:2]).tolist(), regions(ids[:2]).tolist()
+(['20010815', '19980307'], [False, True], ['140105', '140105'])
 """
 
 from __future__ import annotations
@@ -79,3 +84,18 @@ def is_valid(values: pd.Series) -> np.ndarray:
     [True, False, False]
     """
     return failures(values).isna().to_numpy(dtype=bool)
+
+
+def birth_digits(values: pd.Series) -> pd.Series:
+    """The birth date in digits 7-14, as ``YYYYMMDD``."""
+    return values.str.slice(6, 14)
+
+
+def is_male(values: pd.Series) -> np.ndarray:
+    """The 17th digit is odd for men and even for women (GB 11643)."""
+    return values.str.slice(16, 17).isin(list("13579")).to_numpy(dtype=bool)
+
+
+def regions(values: pd.Series) -> pd.Series:
+    """The GB/T 2260 code of the county that first issued the number (digits 1-6)."""
+    return values.str.slice(0, 6)

@@ -4,6 +4,8 @@
 >>> codes = pd.Series(["91140105MA0K1B2C1E", "12140100123456788c", "91140105MA0K1B2C1F"])
 >>> is_valid(normalize(codes)).tolist()
 [True, True, False]
+>>> regions(codes[:1]).tolist()  # the registering authority's division code
+['140105']
 """
 
 from __future__ import annotations
@@ -78,3 +80,8 @@ def is_valid(values: pd.Series) -> np.ndarray:
     [True, True, True, False, False]
     """
     return failures(values).isna().to_numpy(dtype=bool)
+
+
+def regions(values: pd.Series) -> pd.Series:
+    """The registering authority's GB/T 2260 division code (characters 3-8)."""
+    return values.str.slice(2, 8)
