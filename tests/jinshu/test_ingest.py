@@ -186,7 +186,7 @@ def test_file_without_its_header_row_stores_no_value_of_its_first_record(setting
     stored = every_stored_text(settings)
     for value in [*GOOD[0].split(",")[:2], "山西省太原市小店区坞城路1号", "1998-03-07"]:
         assert value not in stored
-    assert open_store(settings.landing_url).read(reason.original) == data  # the file is kept aside
+    assert archive_of(settings, result) == data  # the file is kept aside, sealed
 
 
 def test_undeclared_header_is_stored_masked_and_cut(settings, contracts, household):
@@ -235,8 +235,8 @@ def test_a_quarantined_file_with_a_personal_name_is_kept_under_a_masked_name(set
     run_stages(settings, contracts, household)
     result = outcome_of(settings, household.landing_prefix + leakguard.shown(PERSONAL_NAME, 160))
     [reason] = result.quarantine
-    assert reason.original.endswith("张三_1****************2_手机138****5678.csv")
-    assert open_store(settings.landing_url).read(reason.original) == data
+    assert reason.original.endswith("张三_1****************2_手机138****5678.csv.sealed")
+    assert archive_of(settings, result) == data
     assert "140105199803071232" not in every_stored_text(settings)
 
 
