@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
 from jinshu.collect import consent_intake
-from jinshu.govern import incident
+from jinshu.govern import audit, incident
 from jinshu.govern.report import batch_table
 from jinshu.open import publisher
 from jinshu.protect import keys, leakguard
@@ -28,7 +28,7 @@ from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
 
 log = logging.getLogger(__name__)
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
+DEFAULT_ARGS = {"owner": audit.PLATFORM, "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @cache
@@ -207,8 +207,7 @@ def rotate_data_keys(chunk_rows: int = 10_000) -> dict[str, int]:
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    report = rotation.rotate(engine, contracts, keys.protector(settings), _now(), chunk_rows,
-                             actor="airflow:rotate_keys")
+    report = rotation.rotate(engine, contracts, keys.protector(settings), _now(), chunk_rows)
     for dataset, fields in report.reencrypted.items():
         log.info("%s: re-encrypted to %s: %s", dataset, report.active, fields)
     log.info("%d value(s) re-encrypted in %d chunk(s); %d changed meanwhile",

@@ -24,6 +24,7 @@ from jinshu.store import dialect
 from jinshu.store.tables import audit_log
 
 GENESIS = "0" * 64
+PLATFORM = "jinshu-platform"  # the actor of what the platform does on its own: the DAGs' owner
 
 def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subject: str,
                details: str) -> str:
@@ -32,7 +33,7 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subje
 
 
 def append(conn: Connection, action: str, subject: str, details: dict | None = None,
-           actor: str = "jinshu", now: datetime | None = None) -> int:
+           actor: str = PLATFORM, now: datetime | None = None) -> int:
     """Add one entry inside the caller's transaction; returns its ``seq``."""
     dialect.serialize_writers(conn, audit_log)  # one appender at a time, or the chain forks
     last = conn.execute(sa.select(audit_log.c.seq, audit_log.c.hash)

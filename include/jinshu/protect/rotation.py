@@ -288,7 +288,7 @@ def _chunks(engine: Engine, target: Target, protector: crypto.Protector,
 
 def rotate(engine: Engine, contracts: dict[str, Contract], protector: crypto.Protector,
            now: datetime, chunk_rows: int = 10_000, max_chunks: int | None = None,
-           actor: str = "jinshu") -> RotationReport:
+           actor: str = audit.PLATFORM) -> RotationReport:
     """Re-encrypt every envelope not under the active key; resumable (see the module doc)."""
     active, chunks, skipped, interrupted = protector.keyring.active, 0, 0, False
     moved: dict[str, dict[str, int]] = {}
