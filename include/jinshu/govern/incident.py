@@ -55,9 +55,12 @@ class Opened:
     open_data: str | None  # the open-data version live now; None when there is none
 
 
-def dataset_lock(engine: Engine, dataset_id: str) -> contextlib.AbstractContextManager[None]:
-    """Hold the dataset's publish lock: an incident and a publication never interleave."""
-    return dialect.named_lock(engine, f"dataset-{dataset_id}")
+def dataset_lock(engine: Engine, dataset_id: str,
+                 wait: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Hold the dataset's publish lock: an incident and a publication never interleave.
+
+    With ``wait=False``, raises :class:`jinshu.store.dialect.LockBusy` when it is held."""
+    return dialect.named_lock(engine, f"dataset-{dataset_id}", wait)
 
 
 def active_incidents(conn: Connection, dataset_id: str | None = None) -> list[sa.Row]:

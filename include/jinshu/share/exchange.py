@@ -61,10 +61,17 @@ def publish(engine: Engine, contract: Contract, now: datetime,
             protector: crypto.Protector | None = None) -> int:
     """Replace ``ex_<id>`` with the current masked contents; returns rows published.
 
-    Refused while the dataset is suspended (:class:`jinshu.incident.DatasetSuspended`).
+    Refused while the dataset is suspended (:class:`jinshu.govern.incident.DatasetSuspended`);
+    an incident opened meanwhile waits for it (:func:`jinshu.govern.incident.dataset_lock`).
     Each chunk passes the leak guard before it is loaded: a hit rolls the replace back
     (the previous contents stay), opens an incident and raises :class:`LeakFound`.
     """
+    with incident.dataset_lock(engine, contract.id):
+        return _publish(engine, contract, now, protector)
+
+
+def _publish(engine: Engine, contract: Contract, now: datetime,
+             protector: crypto.Protector | None) -> int:
     source, target = dataset_table(contract), exchange_table(contract)
     target.create(engine, checkfirst=True)
     rows = 0
