@@ -100,7 +100,7 @@ def _publish(engine: Engine, contract: Contract, now: datetime,
 def read(engine: Engine, dataset_id: str, consumer: str, now: datetime | None = None) -> pd.DataFrame:
     """What a department reads from the exchange: the rows of ``ex_<id>``, audited.
 
-    Raises :class:`jinshu.incident.DatasetSuspended` (the refusal audited too) while
+    Raises :class:`jinshu.govern.incident.DatasetSuspended` (the refusal audited too) while
     an incident of the dataset is open.
     """
     with engine.begin() as conn:
