@@ -15,21 +15,18 @@ datasets that have a product.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import reduce
-from operator import or_
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from jinshu import tasks
 
 OPEN = [c for c in tasks.catalog_at_parse_time().values() if c.is_open]
+DAILY = CronTriggerTimetable("0 2 * * *", timezone="Asia/Shanghai")
+UPDATED = tasks.any_central_asset(OPEN)  # None with no open dataset: daily only
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 2 * * *", timezone="Asia/Shanghai"),
-        assets=reduce(or_, [tasks.central_asset(c) for c in OPEN]),
-    ),
+    schedule=AssetOrTimeSchedule(timetable=DAILY, assets=UPDATED) if UPDATED is not None else DAILY,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

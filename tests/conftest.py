@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pytest  # noqa: E402
 
 from jinshu.catalog import Contract, load_catalog  # noqa: E402
 from jinshu.settings import DEFAULT_CATALOG_DIR, Settings  # noqa: E402
-from tests.helpers import make_settings  # noqa: E402
+from tests.helpers import fresh_buckets, fresh_database, make_settings  # noqa: E402
 
 PG_URL = os.environ.get("JINSHU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -60,17 +59,8 @@ def pg_server() -> str:
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh, empty database for one test, dropped afterwards."""
-    name = f"jinshu_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = pg_server.rsplit("/", 1)[0]
-    url = f"{base}/{name}"
-    yield url
-    from jinshu.store.engine import engine_for
-
-    engine_for(url).dispose()
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -88,16 +78,7 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_buckets(s3_endpoint: str) -> dict[str, str]:
     """Fresh landing, open-data and quality buckets; returns their s3:// URLs."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    suffix = uuid.uuid4().hex[:8]
-    urls = {}
-    for role in ("landing", "open-data", "quality"):
-        bucket = f"jinshu-{role}-{suffix}"
-        client.create_bucket(Bucket=bucket)
-        urls[role] = f"s3://{bucket}"
-    return urls
+    return fresh_buckets(s3_endpoint)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

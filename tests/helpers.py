@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 
 from jinshu import pipeline
@@ -116,3 +120,33 @@ def archive_of(settings: Settings, outcome: Outcome) -> bytes:
 
     [kept] = [q for q in outcome.quarantine if q.source_row is None]
     return read_archive(settings, outcome.batch, kept.original)
+
+
+@contextlib.contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """A fresh, empty database on ``server``, dropped on exit; yields its URL."""
+    name = f"jinshu_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = server.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_buckets(s3_endpoint: str) -> dict[str, str]:
+    """Create landing, open-data and quality buckets; returns their s3:// URLs."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    suffix = uuid.uuid4().hex[:8]
+    urls = {}
+    for role in ("landing", "open-data", "quality"):
+        bucket = f"jinshu-{role}-{suffix}"
+        client.create_bucket(Bucket=bucket)
+        urls[role] = f"s3://{bucket}"
+    return urls

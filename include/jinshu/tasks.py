@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, reduce
+from operator import or_
 from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowSkipException
@@ -29,7 +30,7 @@ from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
 
 log = logging.getLogger(__name__)
-DEFAULT_ARGS = {"owner": "jinshu-platform", "retries": 2, "retry_delay": timedelta(minutes=1)}
+DEFAULT_ARGS = {"owner": audit.PLATFORM, "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @cache
@@ -213,6 +214,13 @@ def central_asset(contract: Contract):
     from airflow.sdk import Asset
 
     return Asset(uri=contract.asset_uri, name=f"central.{contract.id}", group="central_store")
+
+
+def any_central_asset(contracts: list[Contract]):
+    """A publisher's Asset condition: any of the datasets' Assets; None when there is none
+    (an empty catalog), so the DAG keeps a time-only or manual schedule."""
+    assets = [central_asset(c) for c in contracts]
+    return reduce(or_, assets) if assets else None
 
 
 def catalog_at_parse_time() -> dict[str, Contract]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,8 +71,9 @@ def test_the_ingest_dag_runs_the_registry_stages_as_the_registry_orders_them(dag
         assert f"`{stage.task_id}`" in dag.doc_md, f"the DAG's doc does not describe {stage.task_id}"
 
 
-def test_parsing_touches_no_database_or_network(tmp_path):
-    """Parse the DAG files with every jinshu endpoint unreachable and sockets forbidden."""
+def parse_in_subprocess(env: dict[str, str], report: str) -> subprocess.CompletedProcess:
+    """Parse the DAG folder in a fresh interpreter with sockets forbidden; ``report`` is
+    Python run on ``bag`` after it asserted no import errors (its last line is the answer)."""
     script = (
         "import socket\n"
         "def refuse(*args, **kwargs):\n"
@@ -81,13 +83,30 @@ def test_parsing_touches_no_database_or_network(tmp_path):
         "from airflow.models import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
         "assert not bag.import_errors, bag.import_errors\n"
-        "print(len(bag.dags))\n"
+        f"{report}\n"
     )
-    env = {**os.environ, "JINSHU_HOME": str(tmp_path / "home"),
+    return subprocess.run([sys.executable, "-c", script], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_parsing_touches_no_database_or_network(tmp_path):
+    """Parse the DAG files with every jinshu endpoint unreachable and sockets forbidden."""
+    env = {"JINSHU_HOME": str(tmp_path / "home"),
            "JINSHU_STORE_URL": "postgresql://nobody@192.0.2.1:1/none",
            "JINSHU_LANDING_URL": "s3://nowhere", "JINSHU_S3_ENDPOINT_URL": "http://192.0.2.1:1"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = parse_in_subprocess(env, "print(len(bag.dags))")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == str(len(EXPECTED))
     assert not (tmp_path / "home").exists()  # no store, keys or work files created
+
+
+def test_an_empty_catalog_leaves_the_publishers_on_time_or_manual_schedules(tmp_path):
+    """No shareable or open dataset: nothing to wait for, and every DAG still parses."""
+    (tmp_path / "catalog").mkdir()
+    env = {"JINSHU_HOME": str(tmp_path / "home"), "JINSHU_CATALOG_DIR": str(tmp_path / "catalog")}
+    done = parse_in_subprocess(env, "import json\nprint(json.dumps("
+                               "{d: type(dag.timetable).__name__ for d, dag in bag.dags.items()}))")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "publish_exchange": "NullTimetable", "publish_open_data": "CronTriggerTimetable",
+        "record_consents": "CronTriggerTimetable", "rotate_keys": "NullTimetable"}

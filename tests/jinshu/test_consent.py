@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from typer.testing import CliRunner
 
+from jinshu.catalog import load_contract
 from jinshu.cli import app
 from jinshu.collect import consent, consent_intake
 from jinshu.dev.generate import consent_extract, generate_extract, generate_frame
 from jinshu.govern.report import collection_report
-from jinshu.protect import keys
+from jinshu.protect import keys, policy
 from jinshu.share import exchange
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
@@ -37,9 +39,10 @@ def people(insurance):
     return frame
 
 
-def drop_consents(settings, contracts, ids, decisions, on="2026-11-01", name="c.csv"):
+def drop_consents(settings, contracts, ids, decisions, on="2026-11-01", name="c.csv",
+                  dataset=DATASET):
     store = open_store(settings.landing_url)
-    store.write(f"sx_renshe/consent/{name}", consent_extract(ids, DATASET, FIELD, decisions, on))
+    store.write(f"sx_renshe/consent/{name}", consent_extract(ids, dataset, FIELD, decisions, on))
     [batch_id] = consent_intake.discover(settings, contracts)
     return consent_intake.record_extract(settings, contracts, batch_id)
 
@@ -86,6 +89,46 @@ def test_withdrawal_removes_stored_values_and_the_next_publish_drops_them(
     exchange.publish(engine, insurance, datetime.now(UTC), keys.protector(settings))
     published = [r for r in table_rows(settings, f"ex_{DATASET}") if r.email is not None]
     assert len(published) == 2
+
+
+@pytest.fixture
+def insurance_with_sensitive_email(insurance, tmp_path):
+    """Social insurance with the email as sensitive personal data on separate consent
+    (encrypted, with a blind index), under its own id so its table is its own."""
+    raw = insurance.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw["id"] = "insurance_sensitive_email"
+    for f in raw["fields"]:
+        if f["name"] == FIELD:
+            f["sensitivity"] = "sensitive_personal"
+            f["basis"]["consent"]["separate"] = True
+    path = tmp_path / "insurance_sensitive_email.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return load_contract(path)
+
+
+def test_a_withdrawn_sensitive_value_can_no_longer_be_matched_by_its_blind_index(
+        settings, contracts, insurance_with_sensitive_email, people):
+    contract = insurance_with_sensitive_email
+    contracts = {**contracts, contract.id: contract}
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    ids = people["id_number"].tolist()
+    drop_consents(settings, contracts, ids[:2], ["granted"] * 2, dataset=contract.id)
+    ingest_file(settings, contracts, contract, "x.csv", csv_of(people, contract))
+    index = keys.protector(settings).pseudonyms.one
+    column = policy.blind_index_column(contract, FIELD)
+
+    def matches(email: str) -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT count(*) FROM {contract.table} "
+                                        f"WHERE {column} = :i"), {"i": index(email)}).scalar()
+
+    assert (matches("user0@example.cn"), matches("user1@example.cn")) == (1, 1)
+    drop_consents(settings, contracts, ids[:1], ["withdrawn"], on="2026-11-20", name="w.csv",
+                  dataset=contract.id)
+    assert (matches("user0@example.cn"), matches("user1@example.cn")) == (0, 1)
+    stored = {r.id_number: r.email for r in stored_records(settings, contract)}
+    assert (stored[ids[0]], stored[ids[1]]) == (None, "user1@example.cn")
 
 
 @pytest.mark.parametrize(("row", "rule", "words"), [

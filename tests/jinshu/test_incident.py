@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from jinshu.protect.leakguard import LeakFound
 from jinshu.quality import records as quality_records
 from jinshu.settings import Settings
 from jinshu.share import exchange
+from jinshu.store import dialect
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
@@ -29,6 +31,7 @@ from tests.helpers import ingest_file, table_rows
 RAW_ID = "140105199803071232"  # a valid resident ID: address code, birth date, check digit
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DATASET = "vaccination_sites"  # shareable and open
+PLATFORM = audit.PLATFORM  # the actor of what the DAGs do
 
 
 @pytest.fixture
@@ -91,9 +94,9 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
     with pytest.raises(incident.IncidentError, match="no open incident"):
         incident.close_incident(engine, DATASET, "again", "bob", T0)
     assert trail(engine) == [
-        ("publish_exchange", "jinshu"), ("exchange_read", "sx_gongan"), ("incident_opened", "alice"),
+        ("publish_exchange", PLATFORM), ("exchange_read", "sx_gongan"), ("incident_opened", "alice"),
         ("exchange_read_refused", "sx_gongan"), ("incident_closed", "bob"),
-        ("publish_exchange", "jinshu"), ("exchange_read", "sx_gongan"), ("publish_open_data", "jinshu")]
+        ("publish_exchange", PLATFORM), ("exchange_read", "sx_gongan"), ("publish_open_data", PLATFORM)]
 
 
 def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contracts, sites):
@@ -187,7 +190,7 @@ def test_a_raw_id_blocks_the_exchange_keeps_its_contents_and_opens_an_incident(
     with pytest.raises(incident.DatasetSuspended):
         exchange.read(engine, DATASET, "sx_gongan")
     actions = trail(engine)
-    assert actions[-3:-1] == [("publication_blocked", "jinshu"), ("incident_opened", incident.LEAK_GUARD)]
+    assert actions[-3:-1] == [("publication_blocked", PLATFORM), ("incident_opened", incident.LEAK_GUARD)]
     assert RAW_ID not in repr(table_rows(settings, "audit_log"))
 
 
@@ -287,27 +290,82 @@ def test_publish_tasks_skip_a_suspended_dataset_and_fail_on_a_leak(sites, settin
         tasks.publish_to_exchange(DATASET)
 
 
+class LockSpy:
+    """Stands in for :func:`incident.dataset_lock` and notes, per thread, whether the lock
+    was free or taken when that thread asked for it; then holds it as the real one does."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.real = incident.dataset_lock
+        self.found: dict[str, str] = {}  # thread name -> "free" | "taken"
+        self.noted = threading.Condition()
+        monkeypatch.setattr(incident, "dataset_lock", self)
+
+    @contextlib.contextmanager
+    def __call__(self, engine, dataset_id):
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.real(engine, dataset_id, wait=False))
+                self._note("free")
+            except dialect.LockBusy:
+                self._note("taken")
+                held.enter_context(self.real(engine, dataset_id))  # waits for the holder
+            yield
+
+    def _note(self, state: str) -> None:
+        with self.noted:
+            self.found[threading.current_thread().name] = state
+            self.noted.notify_all()
+
+    def found_by(self, thread: str) -> str:
+        """How ``thread`` found the lock (a bound on the wait only so a hang fails)."""
+        with self.noted:
+            assert self.noted.wait_for(lambda: thread in self.found, timeout=60), thread
+            return self.found[thread]
+
+
+def open_incident_meanwhile(lock: LockSpy, engine, store, opened: list) -> threading.Thread:
+    """Open an incident from another thread; return once it has asked for the dataset lock."""
+    worker = threading.Thread(name="incident", target=lambda: opened.append(incident.open_incident(
+        engine, store, DATASET, "reported during the publish", "alice", T0 + timedelta(hours=2))))
+    worker.start()
+    assert lock.found_by("incident") == "taken"  # the publication under way holds it
+    return worker
+
+
 def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
         settings, contracts, sites, monkeypatch):
     contract, engine, store = sites
     publisher.publish(engine, store, contract, T0)
     first = current(store)
     ingest(settings, contracts, "b.csv", seed=2)
-    render, opened = product.render, []
+    lock, render, opened, workers = LockSpy(monkeypatch), product.render, [], []
 
     def render_while_someone_opens_an_incident(*args, **kwargs):
-        worker = threading.Thread(target=lambda: opened.append(incident.open_incident(
-            engine, store, DATASET, "reported during the publish", "alice", T0 + timedelta(hours=2))))
-        worker.start()
-        worker.join(timeout=1.0)
-        assert worker.is_alive()  # the incident waits for the publication under way
-        opened.append(worker)
+        workers.append(open_incident_meanwhile(lock, engine, store, opened))
         return render(*args, **kwargs)
 
     monkeypatch.setattr(publisher, "render", render_while_someone_opens_an_incident)
     publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
-    opened[0].join(timeout=30)
+    workers[0].join(timeout=60)
+    assert lock.found[threading.current_thread().name] == "free"
     assert current(store) == first  # the version written under the incident's feet is withdrawn
     with engine.connect() as conn:
         assert incident.active_incidents(conn, DATASET)
-    assert opened[1].open_data.endswith(publisher.version_key(contract, T0))
+    assert opened[0].open_data.endswith(publisher.version_key(contract, T0))
+
+
+def test_an_incident_opened_during_an_exchange_publish_waits_for_it_to_commit(sites, monkeypatch):
+    contract, engine, store = sites
+    lock, load, opened, workers = LockSpy(monkeypatch), exchange.bulk_load, [], []
+
+    def load_while_someone_opens_an_incident(*args, **kwargs):
+        workers.append(open_incident_meanwhile(lock, engine, store, opened))
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(exchange, "bulk_load", load_while_someone_opens_an_incident)
+    assert exchange.publish(engine, contract, T0) == 20
+    workers[0].join(timeout=60)
+    assert lock.found[threading.current_thread().name] == "free" and opened
+    assert trail(engine) == [("publish_exchange", PLATFORM), ("incident_opened", "alice")]
+    with pytest.raises(incident.DatasetSuspended):  # and from then on, nothing leaves
+        exchange.read(engine, DATASET, "sx_gongan")

@@ -1,4 +1,4 @@
-"""Display masks (REFERENCE §3): keep just enough, never the whole value."""
+"""Display masks (docs/regulation.md#masking): keep just enough, never the whole value."""
 
 from __future__ import annotations
 

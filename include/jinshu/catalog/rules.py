@@ -1,4 +1,4 @@
-"""Loading contracts, and the regulation's load-time rules (docs/regulation.md, "catalog").
+"""Loading contracts, and the regulation's load-time rules (docs/regulation.md#catalog).
 
 * every field names a statute or the subject's consent (with its purpose);
   sensitive personal data collected on consent needs separate consent;
@@ -37,7 +37,8 @@ def _check_rules(contract: Contract, file: str) -> None:
     for f in contract.fields:
         if f.sensitivity == "state_secret":
             raise ContractError(
-                file, f.name, "a state-secret field may not enter the platform (REFERENCE §3)",
+                file, f.name,
+                "a state-secret field may not enter the platform (docs/regulation.md#state-secrets)",
                 "remove the field; state secrets stay outside the sharing platforms",
             )
         basis = f.basis

@@ -1,4 +1,5 @@
-"""Collection control (docs/regulation.md, pillar 2): only what a law allows or the subject consented to.
+"""Collection control: only what a law allows or the subject consented to
+(docs/regulation.md#collection-control).
 
 Rules (pure): :mod:`.read` (decode and parse an extract), :mod:`.conform`
 (headers to fields; undeclared columns are scope violations, dropped before

@@ -1,7 +1,7 @@
 """Consent rules: which fields need consent, the gate at ingest, the checks on decisions.
 
 Data that no law names may be collected only with the subject's consent
-(docs/regulation.md, "consent"). For every field whose contract basis is ``consent``:
+(docs/regulation.md#consent). For every field whose contract basis is ``consent``:
 
 * the **gate** keeps a value only where the registry's latest decision for
   that subject, dataset and field, as of the batch's date, is ``granted``;

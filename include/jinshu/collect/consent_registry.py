@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from jinshu.catalog import Contract
 from jinshu.collect.consent import PRECEDENCE, consent_fields, gate, subject_pseudonyms
 from jinshu.govern import audit
+from jinshu.protect.policy import blind_index_column, extra_index_columns
 from jinshu.protect.pseudonyms import Pseudonymizer
 from jinshu.store.tables import consents, dataset_table, withdrawals
 
@@ -50,11 +51,15 @@ def apply_gate(conn: Connection, frame: pd.DataFrame, contract: Contract,
 
 def honor_withdrawal(conn: Connection, contract: Contract, subject_key: str, field: str,
                      withdrawn_on: date, now: datetime) -> int:
-    """Remove the field's stored values for the subject; record how many."""
-    table = dataset_table(contract)
+    """Remove the field's stored values for the subject, with their blind index when the
+    field is encrypted (a withdrawn value can no longer be matched); record how many."""
+    table, cleared = dataset_table(contract), {field: None}
+    index = blind_index_column(contract, field)
+    if index in extra_index_columns(contract):
+        cleared[index] = None
     removed = conn.execute(
         table.update().where(table.c._subject_key == subject_key, table.c[field].is_not(None))
-        .values({field: None}).execution_options(preserve_rowcount=True)
+        .values(cleared).execution_options(preserve_rowcount=True)
     ).rowcount
     conn.execute(withdrawals.insert().values(
         subject_key=subject_key, dataset_id=contract.id, field=field, withdrawn_on=withdrawn_on,
@@ -65,7 +70,7 @@ def honor_withdrawal(conn: Connection, contract: Contract, subject_key: str, fie
 
 
 def record_decisions(conn: Connection, decisions: pd.DataFrame, contracts: dict[str, Contract],
-                     source: str, now: datetime, actor: str = "jinshu") -> tuple[int, int]:
+                     source: str, now: datetime, actor: str = audit.PLATFORM) -> tuple[int, int]:
     """Store decisions (columns: subject_key, dataset, field, decision, decided_on, channel).
 
     Returns (recorded, already known). A withdrawal that is now the decision

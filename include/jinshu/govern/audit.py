@@ -36,8 +36,9 @@ from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import audit_log
 
 GENESIS = "0" * 64
+PLATFORM = "jinshu-platform"  # what the platform does on its own (the DAGs' owner)
 HEADS = "audit/heads/"
-_ACTOR: ContextVar[str] = ContextVar("jinshu_audit_actor", default="jinshu")
+_ACTOR: ContextVar[str] = ContextVar("jinshu_audit_actor", default=PLATFORM)
 _SETTINGS: dict[str, Settings] = {}  # store URL -> the settings that find its audit key
 _KEYS: dict[str, bytes] = {}  # store URL -> its audit key, once found (and checked)
 

@@ -2,7 +2,7 @@
 
 Opening an incident (an ``incidents`` row, audited with who and why) suspends
 the dataset at once: the exchange refuses to publish it and to serve it
-(:func:`jinshu.exchange.read` raises :class:`DatasetSuspended`, naming the
+(:func:`jinshu.share.exchange.read` raises :class:`DatasetSuspended`, naming the
 incident), open data refuses to publish it, and the current open-data copy
 is withdrawn to the newest earlier version no incident found unsafe, or
 deleted when there is none; the blamed version's files are deleted too. An
@@ -55,9 +55,12 @@ class Opened:
     open_data: str | None  # the open-data version live now; None when there is none
 
 
-def dataset_lock(engine: Engine, dataset_id: str) -> contextlib.AbstractContextManager[None]:
-    """Hold the dataset's publish lock: an incident and a publication never interleave."""
-    return dialect.named_lock(engine, f"dataset-{dataset_id}")
+def dataset_lock(engine: Engine, dataset_id: str,
+                 wait: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Hold the dataset's publish lock: an incident and a publication never interleave.
+
+    With ``wait=False``, raises :class:`jinshu.store.dialect.LockBusy` when it is held."""
+    return dialect.named_lock(engine, f"dataset-{dataset_id}", wait)
 
 
 def active_incidents(conn: Connection, dataset_id: str | None = None) -> list[sa.Row]:

@@ -20,10 +20,6 @@ COLLECTION_SECTIONS = {
     "consent_fields": "consent_fields.sql",
 }
 
-BATCH_COLUMNS = ("dataset_id", "file_key", "status", "rows_in", "stored", "duplicates",
-                 "quarantined", "reason")
-
-
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain aligned table (wide East Asian characters count double)."""
     def width(text: str) -> int:

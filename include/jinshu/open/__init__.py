@@ -1,4 +1,4 @@
-"""Open data (docs/regulation.md, pillars 3 and 4): de-identified, standardized, machine-readable,
+"""Open data (docs/regulation.md#open-data): de-identified, standardized, machine-readable,
 free, with source and acquisition date on every product.
 
 :mod:`.product` (pure: which fields open, k-anonymity, the files),

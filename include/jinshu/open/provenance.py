@@ -1,6 +1,6 @@
 """Provenance stamps: every data product names its source and acquisition date.
 
-The regulation (REFERENCE §1.4) asks that each data product state the
+The regulation (docs/regulation.md#provenance) asks that each data product state the
 source of the government data it used and the date it was obtained.
 """
 

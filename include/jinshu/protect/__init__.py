@@ -1,4 +1,4 @@
-"""Protection (docs/regulation.md, pillar 1): one policy per sensitivity, applied at rest and on exit.
+"""Protection (docs/regulation.md#protection): one policy per sensitivity, applied at rest and on exit.
 
 Rules (pure): :mod:`.policy` (what each sensitivity means in the store and on
 the way out: the one exit policy every outlet uses), :mod:`.pseudonyms`

@@ -1,7 +1,7 @@
 """Keyed pseudonyms: HMAC-SHA256 of a subject's identifier under the platform's index key.
 
 There are only ~10^11 valid ID numbers, so an unkeyed hash would be
-reversible by brute force (docs/regulation.md, "keyed pseudonyms"). The same
+reversible by brute force (docs/regulation.md#keyed-pseudonyms). The same
 HMAC gives the blind indexes of encrypted fields. Per-value work runs once
 per distinct value (:func:`per_distinct`).
 """

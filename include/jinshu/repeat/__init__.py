@@ -1,4 +1,4 @@
-"""No repeated collection (docs/regulation.md, "the same data again"), every mechanism in one place.
+"""No repeated collection (docs/regulation.md#repeat-collection), every mechanism in one place.
 
 * the same file: :mod:`.ledger` records each drop by checksum; the same bytes
   again are a ``repeat_drop``, never ingested twice;

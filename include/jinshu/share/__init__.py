@@ -1,1 +1,1 @@
-"""Sharing between departments (docs/regulation.md, pillar 3): the exchange."""
+"""Sharing between departments (docs/regulation.md#sharing): the exchange."""

@@ -64,10 +64,17 @@ def publish(engine: Engine, contract: Contract, now: datetime,
 
     Then the audit chain's head goes to ``heads`` (:func:`jinshu.govern.audit.publish_head`).
 
-    Refused while the dataset is suspended (:class:`jinshu.incident.DatasetSuspended`).
+    Refused while the dataset is suspended (:class:`jinshu.govern.incident.DatasetSuspended`);
+    an incident opened meanwhile waits for it (:func:`jinshu.govern.incident.dataset_lock`).
     Each chunk passes the leak guard before it is loaded: a hit rolls the replace back
     (the previous contents stay), opens an incident and raises :class:`LeakFound`.
     """
+    with incident.dataset_lock(engine, contract.id):
+        return _publish(engine, contract, now, protector)
+
+
+def _publish(engine: Engine, contract: Contract, now: datetime,
+             protector: crypto.Protector | None) -> int:
     source, target = dataset_table(contract), exchange_table(contract)
     target.create(engine, checkfirst=True)
     rows = 0
@@ -98,7 +105,7 @@ def publish(engine: Engine, contract: Contract, now: datetime,
 def read(engine: Engine, dataset_id: str, consumer: str, now: datetime | None = None) -> pd.DataFrame:
     """What a department reads from the exchange: the rows of ``ex_<id>``, audited.
 
-    Raises :class:`jinshu.incident.DatasetSuspended` (the refusal audited too) while
+    Raises :class:`jinshu.govern.incident.DatasetSuspended` (the refusal audited too) while
     an incident of the dataset is open.
     """
     with engine.begin() as conn:

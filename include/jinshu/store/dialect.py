@@ -110,15 +110,23 @@ def serialize_writers(conn: Connection, table: sa.Table) -> None:
         conn.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
 
 
+class LockBusy(RuntimeError):
+    """A named lock asked for without waiting is held by someone else."""
+
+
 @contextlib.contextmanager
-def named_lock(engine: Engine, name: str) -> Iterator[None]:
+def named_lock(engine: Engine, name: str, wait: bool = True) -> Iterator[None]:
     """An exclusive lock across processes: a session advisory lock on PostgreSQL, a file
-    lock beside the SQLite database (one host)."""
+    lock beside the SQLite database (one host). With ``wait=False``, raises
+    :class:`LockBusy` at once when someone else holds it."""
     if is_postgres(engine):
         key = int.from_bytes(hashlib.sha256(f"jinshu:{name}".encode()).digest()[:8], "big",
                              signed=True)
         with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            if wait:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            elif not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                raise LockBusy(name)
             try:
                 yield
             finally:
@@ -127,7 +135,10 @@ def named_lock(engine: Engine, name: str) -> Iterator[None]:
     database = engine.url.database
     folder = Path(database).parent if database and database != ":memory:" else Path("/tmp")
     with (folder / f".jinshu-{name}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as busy:
+            raise LockBusy(name) from busy
         try:
             yield
         finally:

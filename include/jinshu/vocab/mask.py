@@ -1,4 +1,4 @@
-"""Masking functions per data type (REFERENCE §3), vectorized over a Series.
+"""Masking functions per data type (docs/regulation.md#masking), vectorized over a Series.
 
 Missing values stay missing. Each function keeps just enough to be useful
 to a person reading the record and no more.
