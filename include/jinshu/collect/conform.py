@@ -94,8 +94,9 @@ class StateSecretMarking(ValueError):
         super().__init__(
             f"column '{shown(header, HEADER_LIMIT)}' carries a state-secret classification "
             "marking; no value of this file was read or kept. Fix: state secrets stay outside "
-            "the sharing platform (docs/regulation.md#state-secrets): send the extract without the classified "
-            "column, through the department's secrecy office if it must be declassified first"
+            "the sharing platform (docs/regulation.md#state-secrets): send the extract without "
+            "the classified column, through the department's secrecy office if it must be "
+            "declassified first"
         )
 
 

@@ -70,7 +70,10 @@ def publish(engine: Engine, contract: Contract, now: datetime,
     (the previous contents stay), opens an incident and raises :class:`LeakFound`.
     """
     with incident.dataset_lock(engine, contract.id):
-        return _publish(engine, contract, now, protector)
+        rows = _publish(engine, contract, now, protector)
+    if heads is not None:
+        audit.publish_head(engine, heads, now)
+    return rows
 
 
 def _publish(engine: Engine, contract: Contract, now: datetime,
@@ -97,8 +100,6 @@ def _publish(engine: Engine, contract: Contract, now: datetime,
     except leakguard.LeakFound as leak:  # rolled back: the previous contents stay
         incident.leak_blocked(engine, contract.id, "exchange", leak, now)
         raise
-    if heads is not None:
-        audit.publish_head(engine, heads, now)
     return rows
 
 
