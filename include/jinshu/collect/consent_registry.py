@@ -70,7 +70,7 @@ def honor_withdrawal(conn: Connection, contract: Contract, subject_key: str, fie
 
 
 def record_decisions(conn: Connection, decisions: pd.DataFrame, contracts: dict[str, Contract],
-                     source: str, now: datetime, actor: str = audit.PLATFORM) -> tuple[int, int]:
+                     source: str, now: datetime, actor: str | None = None) -> tuple[int, int]:
     """Store decisions (columns: subject_key, dataset, field, decision, decided_on, channel).
 
     Returns (recorded, already known). A withdrawal that is now the decision

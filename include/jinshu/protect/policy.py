@@ -39,7 +39,7 @@ data, unless the dataset was already disclosed by law; public fields are kept:
 >>> import pandas as pd
 >>> ids = pd.Series(["14010520010815068X", None])
 >>> masked_for_exit(ids, household.by_name["id_number"], household, EXCHANGE).tolist()
-['1***************8X', nan]
+['1****************X', nan]
 """
 
 from __future__ import annotations
