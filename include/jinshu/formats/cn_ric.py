@@ -6,6 +6,8 @@
 [True, True, False]
 >>> normalize(pd.Series(["140105980307123"])).tolist()  # 15-digit form, upgraded
 ['140105199803071232']
+>>> normalize(pd.Series(["140105-19980307-1232", "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"])).tolist()
+['140105199803071232', '140105199803071232']
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from jinshu.divisions import address_codes
-from jinshu.formats._vector import fixed_width_bytes, shaped
+from jinshu.formats._vector import ascii_digits, fixed_width_bytes, shaped, without
 
 RULE = "resident ID number: 6-digit address code, birth date, sequence, GB 11643 check character"
 FIX = "send the 18-character number exactly as printed on the ID card"
@@ -29,8 +31,10 @@ def _check_chars(first17: np.ndarray) -> np.ndarray:
 
 
 def normalize(values: pd.Series) -> pd.Series:
-    """Upper-case ``x``; upgrade 15-digit numbers to 18 (insert ``19``, add the check)."""
-    out = values.str.upper()
+    """Digits made ASCII, zero-width characters, spaces and ``-`` dropped, ``x`` upper-cased;
+    15-digit numbers upgraded to 18 (insert ``19``, add the check).
+    """
+    out = without(ascii_digits(values), " \t-").str.upper()
     old = shaped(out, r"[0-9]{15}")
     if old.any():
         upgraded = out[old].str.slice(0, 6) + "19" + out[old].str.slice(6)
