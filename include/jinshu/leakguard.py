@@ -75,7 +75,8 @@ LONGEST = 19  # digits in the longest kind (a 19-digit card)
 
 # Where a number may start: at least 11 digits and separators, a digit at both ends.
 _CHUNK = re.compile(r"[0-9][0-9 ._/-]{9,}[0-9]")
-_RUN = re.compile(r"[0-9]+(?:[ ._/-]{1,3}[0-9]+)*")  # a gap of 4+ separators splits a chunk
+_RUN = re.compile(r"[0-9]+(?:[ ._/-]{1,3}[0-9]+)*")
+_GAP = re.compile(r"[ ._/-]{4}")  # four separators or more split a chunk into runs
 _GROUP = re.compile(r"[0-9]+")
 # A mobile, card or old-ID layout somewhere in a chunk (an ID may have any grouping).
 _LAYOUT = re.compile(r"[0-9]{11}|(?<![0-9])(?:[0-9]{3}[ ._/-]{1,3}(?:[0-9]{4}[ ._/-]{1,3}[0-9]{4}|[0-9]{8})"
@@ -307,7 +308,7 @@ def _numbers(text: str) -> Iterator[tuple[str, int, str]]:
         if len(groups) > 1 and digits < 18 and not _LAYOUT.search(number) \
                 and text[chunk.end():chunk.end() + 1] not in ("X", "x"):
             continue  # dates, ranges, lists of small numbers: too short for an ID, no layout
-        if len(number) - digits <= 3 * (len(groups) - 1):
+        if len(number) - digits <= len(groups) - 1 or not _GAP.search(number):
             yield from _read(text, chunk.start(), number, groups)
         else:  # a gap of 4+ separators: each side is read on its own
             for run in _RUN.finditer(number):

@@ -109,10 +109,11 @@ def test_offsets_point_into_the_original_text(text, at):
     "１４０４０５１９５６１００６８０８７",  # full-width, wrong check
     "A12345678 XE12345678 E1234567",  # not passport shapes
     "140105 2024-03-05 1202 56.7",  # county, date, count: 18 digits that pass as an ID
+    "140105 19980307 1 232 或 140105 19980307     1232",  # not a layout; a wide gap
 ], ids=["bad-check", "uscc", "landline", "not-luhn", "numbers", "inside-words-and-hashes",
         "masked", "bad-check-separated", "dates-ranges-landline-extension", "small-numbers",
         "card-and-mobile-inside-letters", "uuid-ip-version", "full-width-bad-check",
-        "not-passports", "report-line"])
+        "not-passports", "report-line", "odd-layout-and-wide-gap"])
 def test_no_false_alarm(text):
     assert scan(text) == []
 
