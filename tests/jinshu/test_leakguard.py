@@ -32,7 +32,7 @@ def _url_encoded(text: str) -> str:
     return "".join(f"%{ord(c):02X}" for c in text)
 
 
-# Every layout issue 11 lists: (id, text, kind). Each one was published once.
+# Every layout issue 11 lists, as (id, text, kind).
 DISGUISES = [
     ("ric-spaced-6-8-4", "140405 19561006 8086", "cn_ric"),
     ("ric-dashed-6-8-4", "140405-19561006-8086", "cn_ric"),
