@@ -96,6 +96,18 @@ def test_cn_ric_normalize_upper_cases_the_check(raw, canonical):
     assert cn_ric.is_valid(cn_ric.normalize(s(raw))).tolist() == [True]
 
 
+@pytest.mark.parametrize("raw", [
+    pytest.param("140105-19980307-1232", id="dashed"),
+    pytest.param("140105 19980307 1232", id="spaced"),
+    pytest.param("١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢", id="arabic-indic-digits"),
+    pytest.param("１４０１０５１９９８０３０７１２３２", id="full-width-digits"),
+    pytest.param("1401051998\u200b0307\ufeff1232", id="zero-width-characters"),
+])
+def test_cn_ric_normalize_reads_an_id_written_another_way(raw):
+    assert cn_ric.normalize(s(raw)).tolist() == ["140105199803071232"]
+    assert valid(cn_ric, [raw]) == [True]
+
+
 @pytest.mark.parametrize("old", ["140105980307123", "110105491231002", "140105010101001", "142601750612345"])
 def test_cn_ric_15_digit_number_is_upgraded(old):
     upgraded = old[:6] + "19" + old[6:]
@@ -243,6 +255,11 @@ def test_uscc_division_part_must_be_digits():
     pytest.param("138001380001", "138001380001", False, id="twelve-digits"),
     pytest.param("+8612800138000", "12800138000", False, id="plus86-then-bad-number"),
     pytest.param("+86 138001380", "+86138001380", False, id="plus86-too-short-kept"),
+    pytest.param("0086 138 0013 8000", "13800138000", True, id="0086-prefix-spaces"),
+    pytest.param("008613800138000", "13800138000", True, id="0086-prefix"),
+    pytest.param("١٣٨-٠٠١٣-٨٠٠٠", "13800138000", True, id="arabic-indic-digits"),
+    pytest.param("138\u200b0013\u200b8000", "13800138000", True, id="zero-width-spaces"),
+    pytest.param("138\u00a00013\u30008000", "13800138000", True, id="unicode-spaces"),
 ])
 def test_mobile(raw, canonical, ok):
     normalized = mobile.normalize(s(raw))
@@ -378,7 +395,8 @@ def test_uscc_failing_part_agrees_with_stdnum_exception():
     ("cn_ric", "14010520010815068x", None),
     ("cn_ric", "140105980307123", None),  # the old 15-digit form, upgraded
     ("cn_ric", "1401052001081506", "length"),
-    ("cn_ric", "140105200108150 8X", "characters"),
+    ("cn_ric", "140105200108150#8X", "characters"),
+    ("cn_ric", "140105200108150 8X", "length"),  # the space is dropped: 17 left
     ("cn_ric", "140105200108150681", "checksum"),
     ("cn_ric", "140105202302291231", "birth_date"),
     ("cn_ric", "990105199803071230", "region"),

@@ -229,9 +229,13 @@ def test_infinite_decimal_is_not_a_number(value):
     assert checked.violations["rule"].tolist() == ["decimal"]
 
 
-def test_non_ascii_digit_id_is_a_violation_not_a_crash():
-    checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"}, PERSON_B)
-    assert checked.violations[[ROW, "rule"]].to_dict("records") == [{ROW: 2, "rule": "cn_ric"}]
+def test_non_ascii_digit_id_is_read_as_the_id_not_a_crash():
+    """Other scripts' digits are the same ID (issue 11: ingest reads them as the leak guard
+    does); Chinese numerals are not digits: a violation, still not a crash."""
+    checked = check("household_registration", {"id_number": "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"},
+                    {"id_number": "一四〇一〇五一九九八〇三〇七一二三二"}, PERSON_B)
+    assert checked.violations[[ROW, "rule"]].to_dict("records") == [{ROW: 3, "rule": "cn_ric"}]
+    assert checked.valid["id_number"].tolist() == [ID_A, ID_B]
 
 
 # --- a bad format names the part that failed, never the value -------------------------------

@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from jinshu.vocab.divisions import address_codes
-from jinshu.vocab.formats._vector import Failures, fixed_width_bytes, has_length, shaped
+from jinshu.vocab.formats._vector import (
+    Failures,
+    ascii_digits,
+    fixed_width_bytes,
+    has_length,
+    shaped,
+    without,
+)
 
 RULE = "resident ID number: 6-digit address code, birth date, sequence, GB 11643 check character"
 FIX = "send the 18-character number exactly as printed on the ID card"
@@ -41,8 +48,13 @@ def _check_chars(first17: np.ndarray) -> np.ndarray:
 
 
 def normalize(values: pd.Series) -> pd.Series:
-    """Upper-case ``x``; upgrade 15-digit numbers to 18 (insert ``19``, add the check)."""
-    out = values.str.upper()
+    """Digits made ASCII, zero-width characters, spaces and ``-`` dropped, ``x`` upper-cased;
+    15-digit numbers upgraded to 18 (insert ``19``, add the check).
+
+    >>> normalize(pd.Series(["140105-19980307-1232", "١٤٠١٠٥١٩٩٨٠٣٠٧١٢٣٢"])).tolist()
+    ['140105199803071232', '140105199803071232']
+    """
+    out = without(ascii_digits(values), " \t-").str.upper()
     old = shaped(out, r"[0-9]{15}")
     if old.any():
         upgraded = out[old].str.slice(0, 6) + "19" + out[old].str.slice(6)

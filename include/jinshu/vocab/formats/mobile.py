@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jinshu.vocab.formats._vector import Failures, has_length, shaped
+from jinshu.vocab.formats._vector import Failures, ascii_digits, has_length, shaped, without
 
 RULE = "mobile number: 11 digits starting 13-19"
 FIX = "send the 11-digit mobile number, without spaces or extension"
@@ -22,8 +22,14 @@ PARTS = {  # what is wrong with a number, never the number itself
 
 
 def normalize(values: pd.Series) -> pd.Series:
-    digits = values.str.replace(r"[\s-]", "", regex=True)
-    return digits.str.replace(r"^\+?86(?=1\d{10}$)", "", regex=True)
+    """Digits made ASCII; spaces, ``-`` and zero-width characters dropped; ``+86``, ``0086``
+    or ``86`` before an 11-digit number dropped.
+
+    >>> normalize(pd.Series(["+86 138-0013-8000", "13800138000", "0086 138 0013 8000"])).tolist()
+    ['13800138000', '13800138000', '13800138000']
+    """
+    digits = without(ascii_digits(values), " \t\n\r\f\v-")
+    return digits.str.replace(r"^(?:\+|00)?86(?=1[0-9]{10}$)", "", regex=True)
 
 
 def failures(values: pd.Series) -> pd.Series:
