@@ -4,7 +4,15 @@ Thin: each command parses its options, calls one function of the package and
 prints what it returns.
 """
 
-from jinshu.cli import audit, consent, dataset, incident, keys, reports  # noqa: F401 (commands)
+from jinshu.cli import (  # noqa: F401 (commands)
+    audit,
+    consent,
+    dataset,
+    incident,
+    keys,
+    principals,
+    reports,
+)
 from jinshu.cli.common import app
 
 __all__ = ["app"]
