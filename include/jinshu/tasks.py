@@ -233,3 +233,15 @@ def verify_data_keys() -> dict[str, int]:
             f"{report.mismatches} mismatch(es): see the log. Fix: rerun the DAG for the former; "
             "restore the latter from the source extract")
     return {"checked": report.checked}
+
+
+def flag_overdue_exchange_requests() -> list[int]:
+    """Escalate exchange requests left unanswered past their working-day deadline."""
+    from jinshu.share import grants
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    flagged = grants.flag_overdue(engine, _now(), settings.holidays)
+    log.info("exchange: %d request(s) overdue and escalated: %s", len(flagged), flagged)
+    return flagged

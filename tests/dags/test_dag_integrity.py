@@ -16,8 +16,9 @@ from jinshu.settings import DEFAULT_CATALOG_DIR
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CONTRACTS = load_catalog(DEFAULT_CATALOG_DIR)
-EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["publish_exchange", "publish_open_data",
-                                                        "record_consents", "rotate_keys"])
+EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["exchange_deadlines", "publish_exchange",
+                                                        "publish_open_data", "record_consents",
+                                                        "rotate_keys"])
 
 
 @pytest.fixture(scope="module")
