@@ -12,6 +12,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     keys,
     principals,
     reports,
+    serve,
 )
 from jinshu.cli.common import app
 

@@ -84,7 +84,7 @@ class Access:
 def decide(contract: Contract, caller: Caller, grant: Grant | None, fields: list[str] | None,
            now: datetime, lookup: bool = False) -> Access:
     """The access ``caller`` gets to ``contract`` with ``grant``; raises :class:`Refused`."""
-    _shared(contract, caller)
+    ensure_shared(contract, caller)
     if grant is not None:
         _valid(grant, contract, caller, now)
     elif contract.sharing.class_ == "conditional" or (lookup and contract.subject == "person"):
@@ -101,7 +101,8 @@ def decide(contract: Contract, caller: Caller, grant: Grant | None, fields: list
                   grant.purpose if grant else UNCONDITIONAL_PURPOSE, scope)
 
 
-def _shared(contract: Contract, caller: Caller) -> None:
+def ensure_shared(contract: Contract, caller: Caller) -> None:
+    """Refuse a dataset that is not shared, or not with this kind of caller."""
     if contract.sharing.class_ == "not_shared":
         raise Refused(403, "not_shared", f"{contract.id} is not shared ({contract.sharing.legal_basis}); "
                       "no request can open it")
