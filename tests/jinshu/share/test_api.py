@@ -244,3 +244,29 @@ def test_the_airflow_plugin_mounts_the_exchange_and_refuses_anonymous_calls(tmp_
             response = (client.post(path, json={"reason": "不再需要"}) if method == "post"
                         else client.get(path))
             assert response.status_code == 401 and response.json()["error"] == "unauthenticated", path
+
+
+def test_the_citizens_access_report_lists_who_read_them_when_why_and_under_which_grant(
+        server, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jinshu.cli import app
+
+    person = server.ids[2]
+    grant = granted(server, "renshe", "household_registration", ["name", "county_code"])
+    with server.client("renshe") as client:
+        assert client.post("/v1/datasets/household_registration/lookup",
+                           json={"id_number": person, "grant": grant}).status_code == 200
+    monkeypatch.setenv("JINSHU_HOME", str(server.settings.home))
+    monkeypatch.setenv("JINSHU_STORE_URL", server.settings.store_url)
+    result = CliRunner().invoke(app, ["report", "access", "--subject", person.lower(), "--json"])
+    assert result.exit_code == 0, result.output
+    reads = json.loads(result.output)["reads"]
+    mine = [r for r in reads if r["grant_id"] == grant]
+    assert [(r["department"], r["kind"], r["purpose"]) for r in mine] == [
+        ("sx_renshe", "lookup", "资格核验")]
+    assert person not in result.output
+    text = CliRunner().invoke(app, ["report", "access", "--subject", person])
+    assert "sx_renshe" in text.output and f"#{grant}" in text.output
+    nobody = CliRunner().invoke(app, ["report", "access", "--subject", "140105199803071232"])
+    assert "no department has read" in nobody.output
