@@ -270,3 +270,32 @@ def test_the_citizens_access_report_lists_who_read_them_when_why_and_under_which
     assert "sx_renshe" in text.output and f"#{grant}" in text.output
     nobody = CliRunner().invoke(app, ["report", "access", "--subject", "140105199803071232"])
     assert "no department has read" in nobody.output
+
+
+def test_sanjintong_prefills_an_application_from_the_exchange_instead_of_asking_again(server):
+    from jinshu.dev.sanjintong import ALLOWANCE, HOUSEHOLD, SanJinTong
+    from jinshu.share import principals
+
+    engine = engine_for(server.settings.store_url)
+    token = principals.issue(engine, "三晋通", "sx_zhengwu", "department", 30, "ops",
+                             datetime.now(UTC)).token
+    app = SanJinTong(server.url, token)
+    with_allowance, without = server.ids[0], server.ids[-1]  # the first half receive 低保
+    assert app.prefill(with_allowance).still_to_ask == ["name", "household_address",
+                                                        "allowance_status"]  # no grant yet
+    household_request, allowance_request = app.request_grants()
+    with server.client("gongan") as gongan, server.client("minzheng") as minzheng:
+        assert gongan.post(f"/v1/requests/{household_request}/approve", json={}).status_code == 200
+        assert minzheng.post(f"/v1/requests/{allowance_request}/approve", json={}).status_code == 200
+    form = app.prefill(with_allowance)
+    from tests.helpers import stored_records
+
+    [held] = [r for r in stored_records(server.settings, server.contracts[HOUSEHOLD])
+              if r.id_number == with_allowance]  # what the registry holds, in the clear
+    assert form.still_to_ask == [] and form.receives_allowance is True
+    assert (form.name, form.household_address) == (held.name, held.address)
+    assert form.allowance_yuan is not None
+    assert [s["dataset"] for s in form.sources] == [HOUSEHOLD, ALLOWANCE]
+    assert all(s["grant"] and s["version"] for s in form.sources)
+    other = app.prefill(without)
+    assert other.receives_allowance is False and other.household_address
