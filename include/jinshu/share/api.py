@@ -28,6 +28,7 @@ from jinshu.share.principals import Unauthenticated
 from jinshu.share.service import MAX_LIMIT, Exchange
 
 TITLE = "jinshu 晋数 exchange"
+MAX_ID = 2**63 - 1  # ids are BIGINT
 DATASET = Path(pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description="dataset id")
 
 
@@ -96,7 +97,7 @@ class Reason(BaseModel):
 class Lookup(BaseModel):
     id_number: str = Field(max_length=64, description="the subject's identifier (ID number, USCC)")
     fields: list[str] | None = Field(default=None, max_length=100)
-    grant: int | None = None
+    grant: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class RequestBody(BaseModel):
@@ -216,7 +217,7 @@ def create_app(make_exchange: Callable[[], Exchange] = _default_exchange) -> Fas
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         fields: Annotated[str | None, Query(max_length=2000, description="comma-separated "
                                             "field names (minimum necessary)")] = None,
-        grant: Annotated[int | None, Query(ge=1, description="the grant to read under")] = None,
+        grant: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the grant to read under")] = None,
     ) -> Response:
         wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
         return await send(await run_in_threadpool(exchange().read_page, tok, dataset_id, cursor,
@@ -246,20 +247,20 @@ def create_app(make_exchange: Callable[[], Exchange] = _default_exchange) -> Fas
 
     @app.post("/v1/requests/{request_id}/approve", response_model=RequestBody,
               responses=_errors(400, 403, 404, 409), summary="Approve (the owner; maybe fewer fields)")
-    def approve(tok: Token, request_id: Annotated[int, Path(ge=1)], body: Approval) -> dict:
+    def approve(tok: Token, request_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Approval) -> dict:
         ex, caller = caller_of(tok)
         return _request_body(grants.approve(ex.engine, request_id, caller, body.fields, body.note,
                                             ex.clock()))
 
     @app.post("/v1/requests/{request_id}/refuse", response_model=RequestBody,
               responses=_errors(400, 403, 404, 409), summary="Refuse (the owner; a reason is required)")
-    def refuse(tok: Token, request_id: Annotated[int, Path(ge=1)], body: Reason) -> dict:
+    def refuse(tok: Token, request_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Reason) -> dict:
         ex, caller = caller_of(tok)
         return _request_body(grants.refuse(ex.engine, request_id, caller, body.reason, ex.clock()))
 
     @app.post("/v1/requests/{request_id}/revoke", response_model=RequestBody,
               responses=_errors(400, 404, 409), summary="End a grant at once (owner or holder)")
-    def revoke(tok: Token, request_id: Annotated[int, Path(ge=1)], body: Reason) -> dict:
+    def revoke(tok: Token, request_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Reason) -> dict:
         ex, caller = caller_of(tok)
         return _request_body(grants.revoke(ex.engine, request_id, caller, body.reason, ex.clock()))
 
