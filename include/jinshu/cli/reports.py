@@ -68,7 +68,7 @@ def report_access(
     normalized = cn_ric.normalize(pd.Series([subject.strip()], dtype="str")).iloc[0]
     key = keys.protector(settings).pseudonyms.one(normalized)
     with store_of(settings).connect() as conn:
-        reads = subject_report(conn, key)
+        reads = subject_report(conn, key, contracts_of(settings))
     if as_json:
         typer.echo(to_json({"reads": reads}))
         return

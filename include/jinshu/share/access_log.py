@@ -24,10 +24,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from jinshu.catalog import Contract
 from jinshu.govern import audit
+from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.settings import REPORTS_SQL_DIR
 from jinshu.store import dialect
-from jinshu.store.tables import audit_log, exchange_access
+from jinshu.store.tables import audit_log, dataset_table, exchange_access
 
 MAX_BATCH = 500
 
@@ -145,12 +147,24 @@ def verify_batch(conn: Connection, seq: int) -> bool:
 SUBJECT_SQL = REPORTS_SQL_DIR / "subject_access.sql"
 
 
-def subject_report(conn: Connection, subject_key: str) -> list[dict]:
-    """Every recorded exchange response that carried the subject's records, oldest first."""
+def subject_report(conn: Connection, subject_key: str, contracts: dict[str, Contract]) -> list[dict]:
+    """Every recorded exchange response that carried the subject's records, oldest first.
+
+    A page is recorded as the key range it spans, so only datasets that hold the subject count
+    (a record stored after a read inside its range still shows: over-reported, never missed).
+    """
     rows = conn.execute(sa.text(SUBJECT_SQL.read_text(encoding="utf-8")),
                         {"subject_key": subject_key}).mappings().all()
+    held = {d for d in {r["dataset_id"] for r in rows} if d in contracts
+            and _holds(conn, contracts[d], subject_key)}
     return [{**dict(r), "at": _iso(r["at"]), "fields": json.loads(r["fields"]),
-             "clear_fields": json.loads(r["clear_fields"])} for r in rows]
+             "clear_fields": json.loads(r["clear_fields"])} for r in rows if r["dataset_id"] in held]
+
+
+def _holds(conn: Connection, contract: Contract, subject_key: str) -> bool:
+    table = dataset_table(contract)
+    return conn.execute(sa.select(table.c[SUBJECT_KEY]).where(table.c[SUBJECT_KEY] == subject_key)
+                        .limit(1)).first() is not None
 
 
 def _iso(moment: datetime) -> str:

@@ -188,7 +188,7 @@ def test_every_read_is_in_the_audit_log_and_in_the_subjects_access_report(server
         assert all(access_log.verify_batch(conn, r.audit_seq) for r in rows)
         assert audit.verify(conn).intact
         key = server.service.protector.pseudonyms.one(person)
-        report = access_log.subject_report(conn, key)
+        report = access_log.subject_report(conn, key, server.contracts)
     mine = [r for r in report
             if r["department"] == "sx_gongan" and r["dataset_id"] == "minimum_living_allowance"]
     assert {r["kind"] for r in mine} == {"page", "lookup"}
