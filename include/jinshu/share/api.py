@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from jinshu.share import grants
 from jinshu.share.decision import Caller, Refused
 from jinshu.share.principals import Unauthenticated
-from jinshu.share.service import MAX_LIMIT, Exchange
+from jinshu.share.service import MAX_LIMIT, Exchange, json_default
 
 TITLE = "jinshu 晋数 exchange"
 MAX_ID = 2**63 - 1  # ids are BIGINT
@@ -198,7 +198,7 @@ def create_app(make_exchange: Callable[[], Exchange] = _default_exchange) -> Fas
     async def send(page_and_record) -> Response:
         page, record = page_and_record
         await asyncio.wrap_future(exchange().log.submit(record))  # recorded before it is sent
-        return Response(orjson.dumps(page.body()), media_type="application/json",
+        return Response(orjson.dumps(page.body(), default=json_default), media_type="application/json",
                         headers=page.headers())
 
     @app.get("/v1/catalog", response_model=list[CatalogEntry], responses=_errors(),

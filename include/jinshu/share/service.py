@@ -72,6 +72,13 @@ class Page:
                 "X-Jinshu-Version": self.version, "X-Jinshu-Acquired-On": self.acquired_on}
 
 
+def json_default(value):
+    """What orjson does not serialize by itself: decimals (as text, exactly)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
 def _json_value(value):
     if isinstance(value, Decimal):
         return str(value)
@@ -234,7 +241,7 @@ class Exchange:
         spec = contract.by_name[name]
         encrypted = spec.sensitivity == policy.ENCRYPTED
         if how == "keep" and not encrypted:
-            return [_json_value(v) for v in values], False
+            return values, False  # dates and decimals are serialized by the API (json_default)
         series = pd.Series([_json_value(v) for v in values], dtype="str")
         if encrypted:
             series = self.protector.decrypt(series, contract, name)
