@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jinshu.share import grants
 from jinshu.share.decision import Caller, Refused
@@ -184,6 +185,12 @@ def create_app(make_exchange: Callable[[], Exchange] = _default_exchange) -> Fas
     @app.exception_handler(Refused)
     async def refused(_: Request, error: Refused) -> JSONResponse:
         return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """Errors raised by the framework (an unparsable body...) in the same shape as ours."""
+        return JSONResponse({"error": f"http_{error.status_code}", "message": str(error.detail)},
+                            status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:

@@ -299,3 +299,11 @@ def test_sanjintong_prefills_an_application_from_the_exchange_instead_of_asking_
     assert all(s["grant"] and s["version"] for s in form.sources)
     other = app.prefill(without)
     assert other.receives_allowance is False and other.household_address
+
+
+def test_an_unparsable_body_is_refused_in_the_documented_error_shape(server):
+    with server.client("renshe") as client:
+        response = client.post("/v1/datasets/household_registration/lookup", content=b"m\xffQ",
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "message"} and response.json()["error"] == "http_400"
