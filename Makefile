@@ -12,7 +12,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__API__HOST ?= 127.0.0.1
 
-.PHONY: demo test bench lint airflow install clean
+.PHONY: demo test bench bench-exchange openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,10 @@ airflow: $(BIN)/activate $(AIRFLOW_HOME)/airflow.db
 
 clean:
 	rm -rf $(JINSHU_HOME) .pytest_cache
+
+openapi: $(BIN)/activate
+	$(BIN)/python -c "import json; from jinshu.share.api import create_app; \
+	open('docs/openapi.json', 'w').write(json.dumps(create_app().openapi(), ensure_ascii=False, indent=2) + '\n')"
+
+bench-exchange: $(BIN)/activate
+	$(BIN)/python bench/exchange_bench.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 # The repository's folders: computed here only.
@@ -41,6 +42,7 @@ class Settings:
     audit_heads_url: str | None = None  # where chain heads are published; default: open data
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
+    holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
 
     @property
     def work_dir(self) -> Path:
@@ -90,6 +92,7 @@ class Settings:
             quality_url=env.get("JINSHU_QUALITY_URL") or None,
             open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
                                          DEFAULT_OPEN_DATA_VERSIONS),
+            holidays=_dates(env, "JINSHU_HOLIDAYS"),
         )
 
 
@@ -98,6 +101,18 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if text not in {"", "0", "false", "no", "1", "true", "yes"}:
         raise ValueError(f"{name}={text!r} is not a yes/no flag. Fix: set it to 1 or 0")
     return text in {"1", "true", "yes"}
+
+
+def _dates(env: Mapping[str, str], name: str) -> frozenset[date]:
+    """A comma-separated list of ISO dates (public holidays), e.g. ``2026-10-01,2026-10-02``."""
+    days = set()
+    for text in filter(None, (t.strip() for t in env.get(name, "").split(","))):
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError as error:
+            raise ValueError(f"{name}: '{text}' is not a date (YYYY-MM-DD). Fix: list holidays "
+                             "as YYYY-MM-DD separated by commas") from error
+    return frozenset(days)
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -275,3 +275,15 @@ def sweep_retention() -> dict[str, int]:
     totals = retention.removed_counts(done)
     log.info("retention sweep: %s", totals)
     return totals
+
+
+def flag_overdue_exchange_requests() -> list[int]:
+    """Escalate exchange requests left unanswered past their working-day deadline."""
+    from jinshu.share import grants
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    flagged = grants.flag_overdue(engine, _now(), settings.holidays)
+    log.info("exchange: %d request(s) overdue and escalated: %s", len(flagged), flagged)
+    return flagged

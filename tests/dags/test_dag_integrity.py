@@ -17,9 +17,9 @@ from jinshu.settings import DEFAULT_CATALOG_DIR
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CONTRACTS = load_catalog(DEFAULT_CATALOG_DIR)
-EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["publish_exchange", "publish_open_data",
-                                                        "record_consents", "rotate_keys",
-                                                        "sweep_retention"])
+EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["exchange_deadlines", "publish_exchange",
+                                                        "publish_open_data", "record_consents",
+                                                        "rotate_keys", "sweep_retention"])
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,13 @@ from jinshu.cli.common import os_user
 from jinshu.dev.generate import generate_frame, render_extract
 from jinshu.govern import audit, incident, scorecard
 from jinshu.open import product, publisher
+from jinshu.protect import keys
 from jinshu.protect.leakguard import LeakFound
 from jinshu.quality import records as quality_records
 from jinshu.settings import Settings
-from jinshu.share import exchange
+from jinshu.share import exchange, principals
+from jinshu.share.decision import Refused
+from jinshu.share.service import Exchange
 from jinshu.store import dialect
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
@@ -51,6 +54,19 @@ def ingest(settings, contracts, name: str, seed: int, leak: bool = False) -> Non
     ingest_file(settings, contracts, contract, name, render_extract(contract, frame, seed=seed)[1])
 
 
+def exchange_read(settings, contracts, engine, token: str) -> int:
+    """Rows a department reads through the exchange service, recorded before they are sent."""
+    service = Exchange(engine, contracts, keys.protector(settings), keys.pseudonym_key(settings),
+                       clock=lambda: T0 + timedelta(hours=5))
+    page, record = service.read_page(token, DATASET, None, 1000, None, None)
+    service.log.submit(record).result(timeout=30)
+    return len(page.rows)
+
+
+def gongan_token(engine) -> str:
+    return principals.issue(engine, "核验系统", "sx_gongan", "department", 30, "ops", T0).token
+
+
 def current(store, dataset: str = DATASET) -> dict[str, bytes]:
     """The public current copy: ``<dataset>/<file>``, versions left out."""
     return {o.key: store.read(o.key) for o in store.list(f"{dataset}/") if o.key.count("/") == 1}
@@ -64,10 +80,11 @@ def trail(engine) -> list[tuple[str, str]]:
             .order_by(audit.audit_log.c.seq))]
 
 
-def test_open_suspends_the_exchange_and_close_restores_it(sites):
+def test_open_suspends_the_exchange_and_close_restores_it(settings, contracts, sites):
     contract, engine, store = sites
+    token = gongan_token(engine)
     assert exchange.publish(engine, contract, T0) == 20
-    assert len(exchange.read(engine, DATASET, "sx_gongan", T0)) == 20
+    assert exchange_read(settings, contracts, engine, token) == 20
 
     opened = incident.open_incident(engine, store, DATASET, "wrong coordinates reported", "alice",
                                     T0 + timedelta(hours=1))
@@ -75,8 +92,9 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
         assert incident.active_incidents(conn, DATASET)
         [row] = incident.active_incidents(conn)
     assert (row.id, row.opened_by, row.reason) == (opened.incident_id, "alice", "wrong coordinates reported")
-    with pytest.raises(incident.DatasetSuspended, match=rf"suspended by incident #{row.id} .*alice"):
-        exchange.read(engine, DATASET, "sx_gongan", T0)
+    with pytest.raises(Refused, match=rf"suspended by incident #{row.id}") as refused:
+        exchange_read(settings, contracts, engine, token)
+    assert refused.value.status == 423
     with pytest.raises(incident.DatasetSuspended):
         exchange.publish(engine, contract, T0 + timedelta(hours=2))
     with pytest.raises(incident.DatasetSuspended):
@@ -89,14 +107,14 @@ def test_open_suspends_the_exchange_and_close_restores_it(sites):
         closed = conn.execute(sa.select(incidents)).one()
     assert (closed.closed_by, closed.close_reason) == ("bob", "coordinates corrected")
     assert exchange.publish(engine, contract, T0 + timedelta(hours=4)) == 20
-    assert len(exchange.read(engine, DATASET, "sx_gongan", T0)) == 20
+    assert exchange_read(settings, contracts, engine, token) == 20
     assert publisher.publish(engine, store, contract, T0 + timedelta(hours=4)) == 20
     with pytest.raises(incident.IncidentError, match="no open incident"):
         incident.close_incident(engine, DATASET, "again", "bob", T0)
     assert trail(engine) == [
-        ("publish_exchange", PLATFORM), ("exchange_read", "sx_gongan"), ("incident_opened", "alice"),
-        ("exchange_read_refused", "sx_gongan"), ("incident_closed", "bob"),
-        ("publish_exchange", PLATFORM), ("exchange_read", "sx_gongan"), ("publish_open_data", PLATFORM)]
+        ("principal_issued", "ops"), ("publish_exchange", PLATFORM), ("exchange_access", PLATFORM),
+        ("incident_opened", "alice"), ("incident_closed", "bob"),
+        ("publish_exchange", PLATFORM), ("exchange_access", PLATFORM), ("publish_open_data", PLATFORM)]
 
 
 def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contracts, sites):
@@ -187,8 +205,8 @@ def test_a_raw_id_blocks_the_exchange_keeps_its_contents_and_opens_an_incident(
     with engine.connect() as conn:
         [row] = incident.active_incidents(conn, DATASET)
     assert row.opened_by == incident.LEAK_GUARD and "exchange" in row.reason
-    with pytest.raises(incident.DatasetSuspended):
-        exchange.read(engine, DATASET, "sx_gongan")
+    with pytest.raises(Refused, match="suspended"):
+        exchange_read(settings, contracts, engine, gongan_token(engine))
     actions = trail(engine)
     assert actions[-3:-1] == [("publication_blocked", PLATFORM), ("incident_opened", incident.LEAK_GUARD)]
     assert RAW_ID not in repr(table_rows(settings, "audit_log"))

@@ -4,7 +4,17 @@ Thin: each command parses its options, calls one function of the package and
 prints what it returns.
 """
 
-from jinshu.cli import audit, catalog, consent, dataset, incident, keys, reports  # noqa: F401 (commands)
+from jinshu.cli import (  # noqa: F401 (commands)
+    audit,
+    catalog,
+    consent,
+    dataset,
+    incident,
+    keys,
+    principals,
+    reports,
+    serve,
+)
 from jinshu.cli.common import app
 
 __all__ = ["app"]

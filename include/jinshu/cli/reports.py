@@ -48,3 +48,49 @@ def report_quality(
             raise typer.Exit(1) from leak
         for name, path in paths.items():
             typer.echo(f"{name}: {path}", err=as_json)
+
+
+@report_app.command("access")
+def report_access(
+    subject: Annotated[str, typer.Option("--subject", help="the person's ID number (not stored, "
+                                         "not printed)")],
+    as_json: AsJson = False,
+) -> None:
+    """The citizen's view: which departments read this person's data, when, why, under which grant."""
+    import pandas as pd
+
+    from jinshu.govern.report import text_table, to_json
+    from jinshu.protect import keys
+    from jinshu.share.access_log import subject_report
+    from jinshu.vocab.formats import cn_ric
+
+    settings = Settings.from_env()
+    normalized = cn_ric.normalize(pd.Series([subject.strip()], dtype="str")).iloc[0]
+    key = keys.protector(settings).pseudonyms.one(normalized)
+    with store_of(settings).connect() as conn:
+        reads = subject_report(conn, key, contracts_of(settings))
+    if as_json:
+        typer.echo(to_json({"reads": reads}))
+        return
+    if not reads:
+        typer.echo("no department has read this person's data through the exchange")
+        return
+    typer.echo(text_table(["when (UTC)", "department", "dataset", "purpose", "grant", "fields"],
+                          [[r["at"], r["department"], r["dataset_id"], r["purpose"],
+                            f"#{r['grant_id']}" if r["grant_id"] else "-", ",".join(r["fields"])]
+                           for r in reads]))
+
+
+@report_app.command("exchange")
+def report_exchange(as_json: AsJson = False) -> None:
+    """Exchange requests awaiting a decision, with their deadlines; escalated ones flagged."""
+    from jinshu.govern.report import run_sql, text_table, to_json
+
+    with store_of(Settings.from_env()).connect() as conn:
+        rows = run_sql(conn, "exchange_requests.sql")
+    if as_json:
+        typer.echo(to_json({"requests": rows}))
+        return
+    typer.echo(text_table(["#", "dataset", "owner", "requester", "status", "due", "escalated"],
+                          [[str(r["id"]), r["dataset_id"], r["owner"], r["requester"], r["status"],
+                            str(r["due_on"]), "OVERDUE" if r["escalated"] else ""] for r in rows]))

@@ -2,7 +2,7 @@
 
 Opening an incident (an ``incidents`` row, audited with who and why) suspends
 the dataset at once: the exchange refuses to publish it and to serve it
-(:func:`jinshu.share.exchange.read` raises :class:`DatasetSuspended`, naming the
+(the exchange API answers 423 naming the
 incident), open data refuses to publish it, and the current open-data copy
 is withdrawn to the newest earlier version no incident found unsafe, or
 deleted when there is none; the blamed version's files are deleted too. An

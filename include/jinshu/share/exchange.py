@@ -1,4 +1,10 @@
-"""The sharing exchange: shareable datasets materialized for other departments.
+"""The sharing exchange's publication: the masked snapshot each version must pass.
+
+Departments do not read this table: they read through the exchange API
+(:mod:`jinshu.share.service`), which serves the dataset tables under each
+caller's access. A publication here is what makes a version servable: its
+rows pass the leak guard, and its ``publications`` row (channel ``exchange``,
+``acquired_at``) is the version the API stamps on every response.
 
 Grain of ``ex_<id>``: one row per stored record of a dataset whose sharing
 class is unconditional or conditional. Personal and trade-secret fields are
@@ -101,24 +107,3 @@ def _publish(engine: Engine, contract: Contract, now: datetime,
         incident.leak_blocked(engine, contract.id, "exchange", leak, now)
         raise
     return rows
-
-
-def read(engine: Engine, dataset_id: str, consumer: str, now: datetime | None = None) -> pd.DataFrame:
-    """What a department reads from the exchange: the rows of ``ex_<id>``, audited.
-
-    Raises :class:`jinshu.govern.incident.DatasetSuspended` (the refusal audited too) while
-    an incident of the dataset is open.
-    """
-    with engine.begin() as conn:
-        suspended = incident.active_incidents(conn, dataset_id)
-        if suspended:
-            audit.append(conn, "exchange_read_refused", dataset_id,
-                         {"consumer": consumer, "incident": suspended[0].id}, actor=consumer, now=now)
-        else:
-            table = sa.Table(f"ex_{dataset_id}", sa.MetaData(), autoload_with=conn)
-            frame = pd.read_sql(sa.select(table), conn)
-            audit.append(conn, "exchange_read", dataset_id, {"consumer": consumer, "rows": len(frame)},
-                         actor=consumer, now=now)
-    if suspended:
-        raise incident.DatasetSuspended(dataset_id, suspended[0])
-    return frame

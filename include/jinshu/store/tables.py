@@ -205,9 +205,7 @@ retired_fields = sa.Table(
 )
 
 # Alembic's tables (every other table follows a contract or a publication).
-GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
-                     consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields,
-                     key_checks)
+
 
 _TYPES = {
     "string": sa.Text,
@@ -253,3 +251,79 @@ def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
         sa.UniqueConstraint(*policy.key_columns(contract), name=f"uq_{contract.table}_key"),
         comment=contract.title, info={"contract": contract},
     )
+
+
+# --- the sharing exchange (:mod:`jinshu.share`) ---------------------------------------------
+
+# ``principals``: one row per credential the platform issued (key ``id``). Only the SHA-256 of
+# the secret is kept; a principal acts for one department (``kind`` department | developer).
+principals = sa.Table(
+    "principals", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", hex_string(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_by", sa.String(128)),
+)
+
+# ``exchange_requests``: one row per request for a dataset (key ``id``); an approved request
+# is a grant (its ``granted_fields``, until ``expires_at`` or ``revoked_at``).
+exchange_requests = sa.Table(
+    "exchange_requests", metadata,
+    sa.Column("id", serial_id(), primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.String(64), nullable=False, index=True),
+    sa.Column("owner", sa.String(64), nullable=False),  # the department that decides
+    sa.Column("requester", sa.String(64), nullable=False, index=True),  # department code
+    sa.Column("requested_by", sa.String(32), nullable=False),  # principal id
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),  # JSON list, as asked
+    sa.Column("duration_days", sa.Integer, nullable=False),
+    sa.Column("linkable", sa.Boolean, nullable=False, default=False),
+    sa.Column("link", sa.String(64)),
+    sa.Column("review", sa.String(16), nullable=False),  # which deadline applies
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | refused
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(32)),
+    sa.Column("reason", sa.Text),  # mandatory on refusal
+    sa.Column("granted_fields", sa.Text),  # JSON list, approved (maybe fewer than asked)
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_by", sa.String(32)),
+    sa.Column("revoke_reason", sa.Text),
+    sa.Column("escalated_at", sa.DateTime(timezone=True)),  # flagged overdue
+)
+
+# ``exchange_access``: one row per response that carried data (key ``id``), written by group
+# commit; ``audit_seq`` is the audit entry whose digest covers it. ``key_first``..``key_last``:
+# the platform subject keys the page spans (exact for a lookup), for the citizen's view.
+exchange_access = sa.Table(
+    "exchange_access", metadata,
+    sa.Column("id", serial_id(), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("principal", sa.String(32), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # page | lookup
+    sa.Column("fields", sa.Text, nullable=False),  # JSON list
+    sa.Column("clear_fields", sa.Text, nullable=False),  # JSON list: left unmasked by a grant
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("grant_id", sa.BigInteger),
+    sa.Column("key_first", hex_string(64)),
+    sa.Column("key_last", hex_string(64)),
+    sa.Column("audit_seq", sa.BigInteger, nullable=False),
+    sa.Index("ix_exchange_access_subjects", "dataset_id", "key_first"),
+)
+
+GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
+                     consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields,
+                     key_checks, principals, exchange_requests,
+                     exchange_access)  # under Alembic (store/migrations)

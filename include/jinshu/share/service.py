@@ -1,0 +1,279 @@
+"""The exchange service: what the API serves, decided, minimized, masked and recorded.
+
+Consumers never connect to the central store: every read goes through
+:class:`Exchange`, which authenticates the caller's token, refuses a dataset
+under an open incident (:func:`jinshu.govern.incident.ensure_available`) or
+not yet published to the exchange, applies the pure decision
+(:mod:`jinshu.share.decision`), reads one keyset page of the dataset table
+over its natural-key index, decrypts only what must be masked or shown,
+replaces the platform pseudonym with the consumer's own, and records the
+response (:mod:`jinshu.share.access_log`) before it is sent.
+
+The exchange's **version** of a dataset is the acquisition time of the newest
+batch in its latest exchange publication (the ``publish_exchange`` DAG, which
+passes the leak guard first); it goes out in headers and body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import quote
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from jinshu.catalog import Contract
+from jinshu.govern import incident
+from jinshu.protect import crypto, policy
+from jinshu.protect.pseudonyms import SUBJECT_KEY
+from jinshu.share import grants, principals
+from jinshu.share.access_log import AccessLog, Record
+from jinshu.share.cursor import Cursors, MalformedCursor, cursor_key
+from jinshu.share.decision import (
+    Access,
+    Caller,
+    Refused,
+    consumer_pseudonyms,
+    decide,
+    ensure_shared,
+)
+from jinshu.store.tables import dataset_table, publications
+from jinshu.vocab import formats, mask
+
+SUBJECT = "_subject"  # the consumer's pseudonym of the record's subject, in each row
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    dataset_id: str
+    source_department: str
+    version: str
+    acquired_on: str
+    fields: tuple[str, ...]
+    masked: tuple[str, ...]
+    grant_id: int | None
+    purpose: str
+    rows: list[dict]
+    next_cursor: str | None
+
+    def body(self) -> dict:
+        return {"dataset": self.dataset_id, "source_department": self.source_department,
+                "version": self.version, "acquired_on": self.acquired_on, "fields": list(self.fields),
+                "masked": list(self.masked), "grant": self.grant_id, "purpose": self.purpose,
+                "rows": self.rows, "next_cursor": self.next_cursor}
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Jinshu-Source-Department": quote(self.source_department),  # UTF-8, %-encoded
+                "X-Jinshu-Version": self.version, "X-Jinshu-Acquired-On": self.acquired_on}
+
+
+def json_default(value):
+    """What orjson does not serialize by itself: decimals (as text, exactly)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+class Exchange:
+    """The service behind the API (one per process)."""
+
+    def __init__(self, engine: Engine, contracts: dict[str, Contract], protector: crypto.Protector,
+                 index_key: bytes, holidays: frozenset[dt.date] = frozenset(),
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.engine, self.contracts, self.protector = engine, contracts, protector
+        self.holidays, self.clock = holidays, clock
+        self.cursors = Cursors(cursor_key(index_key))
+        self.log = AccessLog(engine)
+        self._queries: dict[tuple, sa.Select] = {}
+
+    # --- who, and which dataset ------------------------------------------------------------
+
+    def caller(self, conn: Connection, token: str | None) -> Caller:
+        principal = principals.authenticate(conn, token, self.clock())
+        return Caller(principal.id, principal.department, principal.kind)
+
+    def contract(self, dataset_id: str) -> Contract:
+        if dataset_id not in self.contracts:
+            raise Refused(404, "no_such_dataset", f"no dataset '{dataset_id}': GET /v1/catalog "
+                          "lists what you may see")
+        return self.contracts[dataset_id]
+
+    def _available(self, conn: Connection, contract: Contract, caller: Caller) -> tuple[str, str]:
+        """``(version, acquired_on)``; refuses a dataset not shared, suspended or unpublished."""
+        ensure_shared(contract, caller)
+        try:
+            incident.ensure_available(conn, contract.id)
+        except incident.DatasetSuspended as suspended:
+            raise Refused(423, "suspended", f"{contract.id} is suspended by incident "
+                          f"#{suspended.incident_id}; nothing of it leaves the store until the "
+                          "platform closes the incident: try again later") from suspended
+        p = publications.c
+        newest = conn.execute(sa.select(p.acquired_at).where(
+            p.channel == "exchange", p.dataset_id == contract.id).order_by(p.id.desc()).limit(1)
+        ).first()
+        if newest is None or newest.acquired_at is None:
+            raise Refused(409, "not_published", f"{contract.id} is not on the exchange yet: it is "
+                          "served after the publish_exchange DAG has published it")
+        acquired = principals.as_utc(newest.acquired_at).astimezone(dt.UTC)
+        return acquired.isoformat(timespec="seconds"), acquired.date().isoformat()
+
+    def _access(self, conn: Connection, caller: Caller, contract: Contract, grant_id: int | None,
+                fields: list[str] | None, lookup: bool = False) -> Access:
+        conditional = contract.sharing.class_ != "unconditional" or grant_id is not None
+        grant = (grants.grant_for(conn, grant_id, caller, contract.id, self.clock())
+                 if conditional or lookup else None)
+        return decide(contract, caller, grant, fields, self.clock(), lookup=lookup)
+
+    # --- data ----------------------------------------------------------------------------
+
+    def read_page(self, token: str | None, dataset_id: str, cursor: str | None, limit: int,
+                  fields: list[str] | None, grant_id: int | None) -> tuple[Page, Record]:
+        """One page in natural-key order after ``cursor``; a page past the end has no rows."""
+        with self.engine.connect() as conn:
+            caller = self.caller(conn, token)
+            contract = self.contract(dataset_id)
+            version, acquired_on = self._available(conn, contract, caller)
+            access = self._access(conn, caller, contract, grant_id, fields)
+            keys = policy.key_columns(contract)
+            after = self._after(cursor, contract, caller, len(keys))
+            query = self._query(contract, access.fields, after is not None)
+            params = {f"k{i}": v for i, v in enumerate(after or ())} | {"limit": min(limit, MAX_LIMIT)}
+            rows = conn.execute(query, params).all()
+        next_cursor = (self.cursors.seal(tuple(_json_value(v) for v in rows[-1][-len(keys):]),
+                                         contract.id, caller.department)
+                       if len(rows) == limit else None)
+        return self._page(contract, caller, access, version, acquired_on, rows, next_cursor, "page")
+
+    def lookup(self, token: str | None, dataset_id: str, identifier: str, fields: list[str] | None,
+               grant_id: int | None) -> tuple[Page, Record]:
+        """The records of one subject, found through its pseudonym (the blind index)."""
+        with self.engine.connect() as conn:
+            caller = self.caller(conn, token)
+            contract = self.contract(dataset_id)
+            if not contract.subject_key:
+                raise Refused(400, "no_subjects", f"{contract.id} has no subject to look up")
+            version, acquired_on = self._available(conn, contract, caller)
+            access = self._access(conn, caller, contract, grant_id, fields, lookup=True)
+            key = self._subject_key(contract, identifier)
+            table = dataset_table(contract)
+            rows = conn.execute(self._select(contract, access.fields).where(
+                table.c[SUBJECT_KEY] == key)).all()
+        return self._page(contract, caller, access, version, acquired_on, rows, None, "lookup", key)
+
+    def _subject_key(self, contract: Contract, identifier: str) -> str:
+        spec = contract.by_name[contract.subject_key]
+        value = pd.Series([identifier.strip()], dtype="str")
+        if spec.format in formats.REGISTRY:
+            value = formats.REGISTRY[spec.format].normalize(value)
+        return self.protector.pseudonyms.one(value.iloc[0])
+
+    def _after(self, cursor: str | None, contract: Contract, caller: Caller, arity: int) -> tuple | None:
+        if not cursor:
+            return None
+        try:
+            return self.cursors.open(cursor, contract.id, caller.department, arity)
+        except MalformedCursor as error:
+            raise Refused(400, "malformed_cursor", str(error)) from error
+
+    def _select(self, contract: Contract, fields: tuple[str, ...]) -> sa.Select:
+        table = dataset_table(contract)
+        keys = policy.key_columns(contract)
+        return (sa.select(*(table.c[f] for f in fields), table.c[SUBJECT_KEY],
+                          *(table.c[k] for k in keys)).order_by(*(table.c[k] for k in keys)))
+
+    def _query(self, contract: Contract, fields: tuple[str, ...], after: bool) -> sa.Select:
+        """The keyset query over the natural-key index (cached per shape)."""
+        shape = (contract.id, fields, after)
+        if shape not in self._queries:
+            table = dataset_table(contract)
+            keys = [table.c[k] for k in policy.key_columns(contract)]
+            query = self._select(contract, fields)
+            if after:
+                bound = [sa.bindparam(f"k{i}", type_=k.type) for i, k in enumerate(keys)]
+                query = query.where(sa.tuple_(*keys) > sa.tuple_(*bound))
+            self._queries[shape] = query.limit(sa.bindparam("limit"))
+        return self._queries[shape]
+
+    def _page(self, contract: Contract, caller: Caller, access: Access, version: str,
+              acquired_on: str, rows: list, next_cursor: str | None, kind: str,
+              exact: str | None = None) -> tuple[Page, Record]:
+        n = len(access.fields)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * (n + 1)
+        out: dict[str, list] = {}
+        masked = []
+        for name, values in zip(access.fields, columns[:n], strict=True):
+            out[name], was_masked = self._exit(contract, name, list(values), access.exits[name])
+            if was_masked:
+                masked.append(name)
+        subjects = list(columns[n]) if rows else []
+        present = [s for s in subjects if s is not None]
+        mine = iter(consumer_pseudonyms(self.protector.pseudonyms, caller.department, access.scope,
+                                        present))
+        out[SUBJECT] = [next(mine) if s is not None else None for s in subjects]
+        names = [*access.fields, SUBJECT]
+        body_rows = [dict(zip(names, values, strict=True)) for values in zip(*(out[k] for k in names),
+                                                                              strict=True)]
+        first_key = policy.key_columns(contract)[0] == SUBJECT_KEY
+        span = (exact, exact) if exact else ((present[0], present[-1]) if first_key and present
+                                             else (None, None))
+        page = Page(contract.id, contract.department.name, version, acquired_on, access.fields,
+                    tuple(masked), access.grant_id, access.purpose, body_rows, next_cursor)
+        record = Record(self.clock(), caller.principal, caller.department, contract.id, version, kind,
+                        access.fields, access.clear, len(rows), access.purpose, access.grant_id,
+                        *span)
+        return page, record
+
+    def _exit(self, contract: Contract, name: str, values: list, how: policy.Exit) -> tuple[list, bool]:
+        """``values`` of one field as they may leave: kept, or decrypted then masked."""
+        spec = contract.by_name[name]
+        encrypted = spec.sensitivity == policy.ENCRYPTED
+        if how == "keep" and not encrypted:
+            return values, False  # dates and decimals are serialized by the API (json_default)
+        series = pd.Series([_json_value(v) for v in values], dtype="str")
+        if encrypted:
+            series = self.protector.decrypt(series, contract, name)
+        if how == "mask" or encrypted:  # sensitive fields never leave in the clear
+            series = mask.apply(spec.mask_kind, series)
+        return series.astype(object).where(series.notna(), None).tolist(), True
+
+    # --- requests and the catalog ----------------------------------------------------------
+
+    def catalog(self, token: str | None) -> list[dict]:
+        with self.engine.connect() as conn:
+            caller = self.caller(conn, token)
+            mine = {}
+            for row in grants.listing(conn, caller.department):
+                grant = grants.as_grant(row)
+                if (row.requester == caller.department and grant.status == "approved"
+                        and grant.revoked_at is None and grant.expires_at > self.clock()):
+                    mine.setdefault(row.dataset_id, grant)
+        return [self._entry(c, caller, mine.get(c.id)) for c in self.contracts.values()]
+
+    def _entry(self, contract: Contract, caller: Caller, grant) -> dict:
+        sharing = contract.sharing
+        try:
+            access = decide(contract, caller, grant, None, self.clock())
+            state, how = "readable", f"GET /v1/datasets/{contract.id}/records"
+        except Refused as refused:
+            access, state, how = None, refused.code, refused.message
+        return {"id": contract.id, "title": contract.title,
+                "department": {"code": contract.department.code, "name": contract.department.name},
+                "sharing": sharing.class_, "condition": sharing.condition,
+                "legal_basis": sharing.legal_basis if sharing.class_ == "not_shared" else None,
+                "access": state, "how": how, "grant": grant.id if grant else None,
+                "fields": [{"name": f.name, "title": f.title, "sensitivity": f.sensitivity,
+                            "exit": access.exits.get(f.name, "not_granted") if access else None}
+                           for f in contract.fields]}
