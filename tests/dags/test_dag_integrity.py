@@ -110,4 +110,4 @@ def test_an_empty_catalog_leaves_the_publishers_on_time_or_manual_schedules(tmp_
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "publish_exchange": "NullTimetable", "publish_open_data": "CronTriggerTimetable",
         "record_consents": "CronTriggerTimetable", "rotate_keys": "NullTimetable",
-        "sweep_retention": "CronTriggerTimetable"}
+        "sweep_retention": "CronTriggerTimetable", "exchange_deadlines": "CronTriggerTimetable"}

@@ -372,7 +372,8 @@ def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
     assert opened[0].open_data.endswith(publisher.version_key(contract, T0))
 
 
-def test_an_incident_opened_during_an_exchange_publish_waits_for_it_to_commit(sites, monkeypatch):
+def test_an_incident_opened_during_an_exchange_publish_waits_for_it_to_commit(settings, contracts, sites,
+                                                                           monkeypatch):
     contract, engine, store = sites
     lock, load, opened, workers = LockSpy(monkeypatch), exchange.bulk_load, [], []
 
@@ -385,5 +386,6 @@ def test_an_incident_opened_during_an_exchange_publish_waits_for_it_to_commit(si
     workers[0].join(timeout=60)
     assert lock.found[threading.current_thread().name] == "free" and opened
     assert trail(engine) == [("publish_exchange", PLATFORM), ("incident_opened", "alice")]
-    with pytest.raises(incident.DatasetSuspended):  # and from then on, nothing leaves
-        exchange.read(engine, DATASET, "sx_gongan")
+    with pytest.raises(Refused, match="suspended") as refused:  # from then on, nothing leaves
+        exchange_read(settings, contracts, engine, gongan_token(engine))
+    assert refused.value.status == 423

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from jinshu.catalog import Contract
 from jinshu.govern import incident
 from jinshu.protect import crypto, policy
+from jinshu.protect.crypto import subject_rows
 from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.share import grants, principals
 from jinshu.share.access_log import AccessLog, Record
@@ -214,11 +215,12 @@ class Exchange:
         columns = list(zip(*rows, strict=True)) if rows else [()] * (n + 1)
         out: dict[str, list] = {}
         masked = []
+        subjects = list(columns[n]) if rows else []
         for name, values in zip(access.fields, columns[:n], strict=True):
-            out[name], was_masked = self._exit(contract, name, list(values), access.exits[name])
+            out[name], was_masked = self._exit(contract, name, list(values), access.exits[name],
+                                               subjects)
             if was_masked:
                 masked.append(name)
-        subjects = list(columns[n]) if rows else []
         present = [s for s in subjects if s is not None]
         mine = iter(consumer_pseudonyms(self.protector.pseudonyms, caller.department, access.scope,
                                         present))
@@ -236,15 +238,18 @@ class Exchange:
                         *span)
         return page, record
 
-    def _exit(self, contract: Contract, name: str, values: list, how: policy.Exit) -> tuple[list, bool]:
-        """``values`` of one field as they may leave: kept, or decrypted then masked."""
+    def _exit(self, contract: Contract, name: str, values: list, how: policy.Exit,
+              subjects: list) -> tuple[list, bool]:
+        """``values`` of one field as they may leave: kept, or decrypted (each envelope bound to
+        its row's subject) then masked."""
         spec = contract.by_name[name]
         encrypted = spec.sensitivity == policy.ENCRYPTED
         if how == "keep" and not encrypted:
             return values, False  # dates and decimals are serialized by the API (json_default)
         series = pd.Series([_json_value(v) for v in values], dtype="str")
         if encrypted:
-            series = self.protector.decrypt(series, contract, name)
+            series = self.protector.decrypt(series, contract, name,
+                                            subject_rows(pd.Series(subjects, dtype="str")))
         if how == "mask" or encrypted:  # sensitive fields never leave in the clear
             series = mask.apply(spec.mask_kind, series)
         return series.astype(object).where(series.notna(), None).tolist(), True
