@@ -89,6 +89,17 @@ def test_check_on_a_damaged_workbook_is_one_line_with_the_fix(home, contracts, t
     assert "Fix: open it in Excel or WPS and save it again as .xlsx" in line
 
 
+def test_check_json_tells_a_machine_why_a_file_is_rejected(home, contracts, tmp_path):
+    name, data = generate_extract(contracts["enterprise_registration"], 10, seed=1,
+                                  faults=frozenset({"xlsx"}), header="name")
+    path = tmp_path / name
+    path.write_bytes(data[: len(data) // 2])
+    result = runner.invoke(app, ["check", "enterprise_registration", str(path), "--json"])
+    assert result.exit_code == 1
+    verdict = json.loads(result.stdout)
+    assert verdict["rule"] == "xlsx" and verdict["rejected"] and verdict["fix"].startswith("open it")
+
+
 def test_an_unknown_fault_is_a_usage_error_naming_the_choices(home):
     result = runner.invoke(app, ["generate", "household_registration", "--fault", "nope"])
     assert (result.exit_code, type(result.exception)) == (2, SystemExit)
@@ -177,3 +188,20 @@ def test_check_shows_progress_on_a_terminal_and_not_when_piped_or_json(home, con
     code, as_json = run_jinshu([*args, "--json"], home, on_terminal=True)
     assert code == 0 and "checking" not in as_json
     assert json.loads(as_json)["accepted"] == 2000
+
+
+def test_quarantine_shows_each_reason_of_a_batch_without_its_values(home, contracts):
+    from jinshu.settings import Settings
+    from tests.helpers import ingest_file
+
+    household = contracts["household_registration"]
+    name, data = generate_extract(household, 40, seed=5, faults=frozenset({"bad_checksum"}))
+    outcome = ingest_file(Settings.from_env(), contracts, household, name, data)
+    assert outcome.quarantine, "the planted fault quarantines a row"
+    result = runner.invoke(app, ["quarantine", outcome.batch.batch_id])
+    assert result.exit_code == 0
+    for row in outcome.quarantine:
+        assert row.message in result.output and row.rule in result.output
+        assert row.original not in result.output  # the sealed original is never shown
+    as_json = json.loads(runner.invoke(app, ["quarantine", outcome.batch.batch_id, "--json"]).stdout)
+    assert [r["source_row"] for r in as_json["quarantined"]] == [r.source_row for r in outcome.quarantine]

@@ -71,7 +71,13 @@ def check(
                             show=not as_json) as bar:
             found = pipeline.preflight(contract, file.name, file.read_bytes(), on_stage=bar.start)
     except ValueError as error:  # unreadable, a required column missing, a classified header
-        typer.echo(f"{file}: rejected: {error}", err=True)
+        if as_json:
+            detail, _, fix = str(error).partition(". Fix: ")
+            typer.echo(json.dumps({"file": str(file), "rejected": detail, "fix": fix,
+                                   "rule": getattr(error, "rule", type(error).__name__)},
+                                  ensure_ascii=False, indent=2))
+        else:
+            typer.echo(f"{file}: rejected: {error}", err=True)
         raise typer.Exit(1) from error
     result = {"file": str(file), "rows": found.rows, "accepted": found.accepted,
               "undeclared_columns": found.undeclared_columns, "problems": found.problems}
@@ -106,3 +112,25 @@ def batches(dataset: Annotated[str | None, typer.Argument()] = None) -> None:
 
     with store_of(Settings.from_env()).connect() as conn:
         typer.echo(batch_table(ledger.summary(conn, dataset), files=True))
+
+
+@app.command()
+def quarantine(batch: Annotated[str, typer.Argument(help="batch id, from `jinshu batches`")],
+               as_json: AsJson = False) -> None:
+    """Why each row (or the whole file) of a batch was set aside: row, column, rule and fix.
+
+    Reasons name places and rules, never values; the originals stay sealed in the store.
+    """
+    from jinshu.govern.report import quarantine_reasons, text_table, to_json
+
+    with store_of(Settings.from_env()).connect() as conn:
+        reasons = quarantine_reasons(conn, batch)
+    if as_json:
+        typer.echo(to_json({"batch": batch, "quarantined": reasons}))
+        return
+    if not reasons:
+        typer.echo(f"nothing quarantined in batch {batch}")
+        return
+    typer.echo(text_table(["row", "column", "rule", "reason"],
+                          [[str(r["source_row"] or "file"), r["column_name"] or "", r["rule"],
+                            r["message"]] for r in reasons]))

@@ -16,5 +16,6 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     """Serve the exchange API (every call authenticated with a principal's bearer token)."""
     import uvicorn
 
+    typer.echo(f"exchange API on http://{host}:{port}/v1 (spec: /openapi.json); Ctrl-C stops it")
     uvicorn.run("jinshu.share.api:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")

@@ -197,6 +197,8 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     print(f"  quality         {settings.quality_dir / 'scorecard.html'} (department scorecard),"
           f" {settings.quality_dir / 'data-docs'} (GX Data Docs)")
     print(f"  task logs       {settings.home / 'demo-logs'}")
+    print(f"\nto look around with the CLI: export JINSHU_HOME={settings.home}  "
+          "(then jinshu batches, jinshu audit verify, jinshu serve ...)")
     failed = [dag_id for dag_id, state in runs if state != "success"]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)

@@ -53,15 +53,16 @@ def _without_file(reason: str) -> str:
     return reason.split(": ", 1)[1] if reason.startswith("file ") and ": " in reason else reason
 
 
-def query(conn: Connection, name: str) -> list[dict]:
-    """Rows of one report query, the file ``name`` in ``sql/reports``, as the driver returns them."""
+def query(conn: Connection, name: str, **params: object) -> list[dict]:
+    """Rows of one report query, the file ``name`` in ``sql/reports`` (its ``:params`` bound),
+    as the driver returns them."""
     sql = (SQL_DIR / name).read_text(encoding="utf-8")
-    return [dict(row) for row in conn.execute(sa.text(sql)).mappings()]
+    return [dict(row) for row in conn.execute(sa.text(sql), params).mappings()]
 
 
-def run_sql(conn: Connection, name: str) -> list[dict]:
+def run_sql(conn: Connection, name: str, **params: object) -> list[dict]:
     """Rows of one report query from ``sql/reports``, as plain JSON-ready dicts."""
-    return [{k: _plain(v) for k, v in row.items()} for row in query(conn, name)]
+    return [{k: _plain(v) for k, v in row.items()} for row in query(conn, name, **params)]
 
 
 def _plain(value: object) -> object:
@@ -116,3 +117,9 @@ def render_collection(report: dict[str, list[dict]]) -> str:
 
 def to_json(report: dict) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2)
+
+
+def quarantine_reasons(conn: Connection, batch_id: str) -> list[dict]:
+    """One dict per quarantined row of a batch (row order; the whole file first): where, the
+    rule and the message. The sealed originals are not read."""
+    return run_sql(conn, "quarantine_reasons.sql", batch_id=batch_id)

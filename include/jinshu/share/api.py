@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -191,6 +192,16 @@ def create_app(make_exchange: Callable[[], Exchange] = _default_exchange) -> Fas
         """Errors raised by the framework (an unparsable body...) in the same shape as ours."""
         return JSONResponse({"error": f"http_{error.status_code}", "message": str(error.detail)},
                             status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        """A malformed query or body: where and what, in the documented shape, never the input
+        (a misspelled key may carry an ID number)."""
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        where = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
+        return JSONResponse({"error": "invalid_request", "detail": detail,
+                             "message": f"{where}. Fix: send the fields the API documents "
+                                        "(see /openapi.json)"}, status_code=422)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:

@@ -307,3 +307,14 @@ def test_an_unparsable_body_is_refused_in_the_documented_error_shape(server):
                                headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert set(response.json()) == {"error", "message"} and response.json()["error"] == "http_400"
+
+
+def test_a_malformed_request_is_refused_without_echoing_its_input(server):
+    person = "140105199803071232"
+    with server.client("renshe") as client:
+        response = client.post("/v1/datasets/household_registration/lookup",
+                               json={"idnumber": person})  # the key misspelled
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_request" and "Fix:" in body["message"]
+    assert person not in response.text and "input" not in json.dumps(body["detail"])
