@@ -1,4 +1,4 @@
-"""Response deadlines in working days (REFERENCE §4, Shanxi practice).
+"""Response deadlines in working days (docs/regulation.md#deadlines, Shanxi practice).
 
 =================================  ===================
 request                            answer within
