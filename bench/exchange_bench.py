@@ -67,9 +67,12 @@ def recreate(admin_url: str) -> str:
 
 def load(home: Path, store_url: str, dataset: str, rows: int):
     """Ingest ``rows`` generated records through every stage, then publish to the exchange."""
+    from ingest_bench import provision_keys  # beside this script
+
     from jinshu import pipeline
     from jinshu.catalog import load_catalog
     from jinshu.dev.generate import generate_extract
+    from jinshu.govern import audit
     from jinshu.protect import keys
     from jinshu.settings import Settings
     from jinshu.share import exchange
@@ -77,7 +80,10 @@ def load(home: Path, store_url: str, dataset: str, rows: int):
     from jinshu.store.objects import open_store
     from jinshu.store.schema import ensure_schema
 
+    home.mkdir(parents=True, exist_ok=True)
+    provision_keys(home)  # outside the embedded SQLite store jinshu never makes a key
     settings = Settings.from_env({"JINSHU_HOME": str(home), "JINSHU_STORE_URL": store_url})
+    audit.use_settings(settings)
     contracts = load_catalog(settings.catalog_dir)
     contract = contracts[dataset]
     engine = engine_for(store_url)
