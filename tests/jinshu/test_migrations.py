@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import shutil
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
 from jinshu.cli import app
+from jinshu.cli.common import os_user
 from jinshu.dev.generate import generate_extract
 from jinshu.evolve.diff import StoredTable, diff
 from jinshu.evolve.migrate import AUDIT_ACTION, SchemaOutOfDate, migrate
@@ -239,7 +239,7 @@ def test_catalog_diff_prints_each_step_before_it_is_applied(contracts, tmp_path,
     done = runner.invoke(app, ["catalog", "migrate"])
     assert done.exit_code == 0, done.output
     assert runner.invoke(app, ["catalog", "diff", DATASET]).output.strip() == f"{DATASET}: up to date"
-    assert {e["actor"] for e in audit_entries(settings)} == {getpass.getuser()}
+    assert {e["actor"] for e in audit_entries(settings)} == {f"cli:{os_user()}"}  # not $USER
 
 
 def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, contracts):

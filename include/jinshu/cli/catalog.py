@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import AsJson, app, contracts_of, store_of
+from jinshu.cli.common import AsJson, app, contracts_of, operator, store_of
 from jinshu.settings import Settings
 
 catalog_app = typer.Typer(help="Contracts that change: review and migrate the stored tables.")
@@ -61,7 +60,7 @@ def catalog_migrate(datasets: Datasets = None) -> None:
     from jinshu.protect.keys import protector
 
     settings = Settings.from_env()
-    engine, actor, refused = store_of(settings), getpass.getuser(), False
+    engine, actor, refused = store_of(settings), operator(), False
     for contract in _chosen(settings, datasets).values():
         try:
             done = migrate(engine, contract, protector(settings), actor, datetime.now(UTC))

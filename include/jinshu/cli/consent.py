@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import app, contracts_of, store_of
+from jinshu.cli.common import app, contracts_of, operator, store_of
 from jinshu.settings import Settings
 
 consent_app = typer.Typer(help="Consent decisions: record one, show a subject's.")
@@ -29,7 +29,8 @@ def consent_record(
     store_of(settings)
     try:
         outcome = record_one(settings, contracts_of(settings), dataset=dataset, field=field,
-                             id_number=id_number, decision=decision, channel=channel, on=on)
+                             id_number=id_number, decision=decision, channel=channel, on=on,
+                             actor=operator())
     except ValueError as error:
         typer.echo(f"rejected: {error}", err=True)
         raise typer.Exit(1) from error
@@ -45,5 +46,5 @@ def consent_show(
 
     settings = Settings.from_env()
     store_of(settings)
-    for line in decisions_of(settings, id_number):
+    for line in decisions_of(settings, id_number, operator()):
         typer.echo(line)

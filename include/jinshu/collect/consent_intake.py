@@ -10,7 +10,6 @@ pseudonym; bad rows are quarantined with their reason. One transaction.
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -98,7 +97,7 @@ def record_extract(settings: Settings, contracts: dict[str, Contract], batch_id:
 
 
 def record_one(settings: Settings, contracts: dict[str, Contract], *, dataset: str, field: str,
-               id_number: str, decision: str, channel: str, on: str | None) -> str:
+               id_number: str, decision: str, channel: str, on: str | None, actor: str) -> str:
     """Record one decision from the command line; raises ValueError naming what is wrong."""
     now = datetime.now(UTC)
     if dataset not in contracts:
@@ -117,13 +116,13 @@ def record_one(settings: Settings, contracts: dict[str, Contract], *, dataset: s
         subject_key=Pseudonymizer(pseudonym_key(settings)).many(checked.valid["id_number"]))
     with engine_for(settings.store_url).begin() as conn:
         recorded, _ = consent_registry.record_decisions(conn, good, contracts, "cli", now,
-                                               actor=f"cli:{getpass.getuser()}")
+                                               actor=actor)
     row = good.iloc[0]
     what = f"{row['decision']} for {dataset}.{field} on {row['decided_on']}"
     return f"recorded: {what}" if recorded else f"already recorded: {what}"
 
 
-def decisions_of(settings: Settings, id_number: str) -> list[str]:
+def decisions_of(settings: Settings, id_number: str, actor: str) -> list[str]:
     """One line per decision and withdrawal for the subject, oldest first (an audited lookup)."""
     from jinshu.store.tables import consents, withdrawals
     from jinshu.vocab.formats import cn_ric
@@ -131,7 +130,7 @@ def decisions_of(settings: Settings, id_number: str) -> list[str]:
     normalized = cn_ric.normalize(pd.Series([id_number.strip()], dtype="str"))
     subject = Pseudonymizer(pseudonym_key(settings)).one(normalized.iloc[0])
     with engine_for(settings.store_url).begin() as conn:
-        audit.append(conn, "consent_lookup", subject, actor=f"cli:{getpass.getuser()}")
+        audit.append(conn, "consent_lookup", subject, actor=actor)
         decided = conn.execute(consents.select().where(consents.c.subject_key == subject)
                                .order_by(consents.c.decided_on, consents.c.id)).all()
         honored = conn.execute(withdrawals.select().where(withdrawals.c.subject_key == subject)
