@@ -27,11 +27,12 @@ STAGES = tuple(stage.run for stage in pipeline.BEFORE_LOAD)  # every stage befor
 
 
 def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,
-                  open_data_url: str | None = None, s3_endpoint_url: str | None = None) -> Settings:
+                  open_data_url: str | None = None, s3_endpoint_url: str | None = None,
+                  stage_url: str | None = None) -> Settings:
     env = {"JINSHU_HOME": str(home)}
     for key, value in (("JINSHU_STORE_URL", store_url), ("JINSHU_LANDING_URL", landing_url),
                        ("JINSHU_OPEN_DATA_URL", open_data_url),
-                       ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url)):
+                       ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url), ("JINSHU_STAGE_URL", stage_url)):
         if value:
             env[key] = value
     settings = Settings.from_env(env)
@@ -139,13 +140,13 @@ def fresh_database(server: str) -> Iterator[str]:
 
 
 def fresh_buckets(s3_endpoint: str) -> dict[str, str]:
-    """Create landing, open-data and quality buckets; returns their s3:// URLs."""
+    """Create landing, open-data, quality and stage buckets; returns their s3:// URLs."""
     import boto3
 
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     suffix = uuid.uuid4().hex[:8]
     urls = {}
-    for role in ("landing", "open-data", "quality"):
+    for role in ("landing", "open-data", "quality", "stage"):
         bucket = f"jinshu-{role}-{suffix}"
         client.create_bucket(Bucket=bucket)
         urls[role] = f"s3://{bucket}"

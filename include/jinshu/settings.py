@@ -43,11 +43,17 @@ class Settings:
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
+    stage_files_url: str | None = None  # JINSHU_STAGE_URL; default: work_dir
 
     @property
     def work_dir(self) -> Path:
-        """Scratch space for a batch's stage files (shared by all workers)."""
+        """The local folder for a batch's stage files, unless ``JINSHU_STAGE_URL`` names another."""
         return self.home / "work"
+
+    @property
+    def stage_url(self) -> str:
+        """Where a batch's stage files live: a bucket when workers run on several hosts."""
+        return self.stage_files_url or str(self.work_dir)
 
     @property
     def quality_dir(self) -> Path:
@@ -93,6 +99,7 @@ class Settings:
             open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
                                          DEFAULT_OPEN_DATA_VERSIONS),
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
+            stage_files_url=env.get("JINSHU_STAGE_URL") or None,
         )
 
 

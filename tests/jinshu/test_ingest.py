@@ -6,6 +6,7 @@ row may be lost: rows in = stored + duplicates + quarantined.
 
 from __future__ import annotations
 
+import shutil
 import stat
 
 import pytest
@@ -22,6 +23,7 @@ from tests.helpers import (
     archive_of,
     drop,
     ingest_file,
+    make_settings,
     original_of,
     outcome_of,
     run_stages,
@@ -382,3 +384,23 @@ def test_stage_files_are_private_and_gone_after_the_load(settings, contracts, ho
         stage(settings, household, batch_id)
     stages.load(settings, household, batch_id)
     assert not work.exists()
+
+
+def test_stages_on_two_hosts_sharing_no_folder_meet_in_the_stage_bucket(
+        tmp_path, pg_url, contracts, household, s3_buckets, s3_endpoint):
+    """Workers on two hosts: each stage may run on either, with its own JINSHU_HOME."""
+    hosts = [make_settings(tmp_path / name, pg_url, s3_buckets["landing"], s3_buckets["open-data"],
+                           s3_endpoint, stage_url=s3_buckets["stage"]) for name in ("a", "b")]
+    shutil.rmtree(hosts[1].keys_dir)
+    shutil.copytree(hosts[0].keys_dir, hosts[1].keys_dir)  # one provisioned keyring for all
+    key = drop(hosts[0], household, "two-hosts.csv", csv(*GOOD))
+    [batch_id] = stages.discover(hosts[0], household, contracts)
+    for i, stage in enumerate(STAGES):
+        stage(hosts[i % 2], household, batch_id)
+    stage_files = open_store(s3_buckets["stage"], s3_endpoint)
+    assert {o.key.split("/")[0] for o in stage_files.list("")} == {batch_id}
+    stages.load(hosts[1], household, batch_id)
+    outcome = outcome_of(hosts[0], key)
+    assert (outcome.batch.status, outcome.batch.stored) == ("loaded", len(GOOD))
+    assert stage_files.list("") == []  # the clear stage files are gone with the load
+    assert not any(h.work_dir.exists() for h in hosts)  # nothing was staged on a host's disk

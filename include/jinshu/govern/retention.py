@@ -19,11 +19,9 @@ has not recorded yet is never touched, and a second sweep removes nothing more.
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,9 +32,11 @@ from jinshu.govern import audit
 from jinshu.protect.keys import pseudonym_key
 from jinshu.repeat import ledger
 from jinshu.settings import Settings
+from jinshu.store import workspace
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import ObjectStore, open_store
 from jinshu.store.tables import quarantine
+from jinshu.store.workspace import Workspace
 
 ARCHIVES = "_quarantine/"  # where ingest keeps whole quarantined files (jinshu.ingest.quarantine)
 KINDS = ("raw_extracts", "quarantined_files", "stage_folders")
@@ -137,23 +137,17 @@ def expired_archives(conn: Connection, store: ObjectStore, rules: dict[str, Rete
     return found
 
 
-def _last_written(folder: Path) -> datetime:
-    newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
-    return datetime.fromtimestamp(newest, UTC)
-
-
-def expired_stage_folders(conn: Connection, work_dir: Path, rules: dict[str, Retention],
+def expired_stage_folders(conn: Connection, stages: ObjectStore, rules: dict[str, Retention],
                           now: datetime) -> list[_Expired]:
-    """Stage folders of closed batches, and of open ones not written for ``stage_file_days``."""
+    """Stage files of closed batches, and of open ones not written for ``stage_file_days``."""
     found = []
-    folders = sorted(p for p in work_dir.iterdir() if p.is_dir()) if work_dir.is_dir() else []
-    for folder in folders:
-        batch = _batch(conn, folder.name)
-        dataset_id = batch.dataset_id if batch else folder.name.rsplit("-", 1)[0]
+    for batch_id, last_written in sorted(workspace.leftovers(stages).items()):
+        batch = _batch(conn, batch_id)
+        dataset_id = batch.dataset_id if batch else batch_id.rsplit("-", 1)[0]
         closed = batch is not None and batch.status != ledger.OPEN
         days = rules.get(dataset_id, DEFAULT).stage_file_days
-        if closed or _past(_last_written(folder), days, now):
-            found.append(_Expired(dataset_id, folder.name, folder.name))
+        if closed or _past(last_written, days, now):
+            found.append(_Expired(dataset_id, batch_id, batch_id))
     return found
 
 
@@ -166,12 +160,12 @@ def sweep(settings: Settings, contracts: dict[str, Contract], now: datetime | No
     with engine.connect() as conn:
         extracts = expired_extracts(conn, landing, contracts, now, pseudonym_key(settings))
         archives = expired_archives(conn, landing, rules, now)
-        folders = expired_stage_folders(conn, settings.work_dir, rules, now)
+        stages = workspace.stage_store(settings)
+        folders = expired_stage_folders(conn, stages, rules, now)
     for kind, expired, remove in (
             ("raw_extracts", extracts, landing.delete),
             ("quarantined_files", archives, landing.delete),
-            ("stage_folders", folders,
-             lambda name: shutil.rmtree(settings.work_dir / name, ignore_errors=True))):
+            ("stage_folders", folders, lambda batch_id: Workspace(stages, batch_id).remove())):
         for item in expired:
             remove(item.key)
             done.add(item.dataset_id, kind, item.batch_id)

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from jinshu.catalog import Limits
 from jinshu.collect.guard import check_xlsx
 from jinshu.collect.read import Extract, HeaderScore, UnreadableFile, read_extract
-from jinshu.ingest import workspace
+from jinshu.store.workspace import from_arrow, to_arrow
 
 ISOLATED = (".xlsx",)
 OUT_OF_MEMORY = {-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, 3}  # how a capped child ends
@@ -33,7 +33,7 @@ def _child(name: str, scratch: str, limits: Limits, score: HeaderScore | None) -
     facts = folder / "facts.json"
     try:
         extract = read_extract(name, (folder / "source").read_bytes(), limits, score)
-        workspace.save(extract.frame, folder / "read.arrow")
+        (folder / "read.arrow").write_bytes(to_arrow(extract.frame))
         facts.write_text(json.dumps({"encoding": extract.encoding,
                                      "header_row": extract.header_row}))
     except UnreadableFile as error:
@@ -54,7 +54,8 @@ def read_capped(name: str, data: bytes, limits: Limits, score: HeaderScore | Non
                 scratch_in: Path | None = None) -> Extract:
     """:func:`jinshu.collect.read.read_extract`, with a workbook parsed in a memory-capped child.
 
-    ``scratch_in``: where the child's private scratch folder is made (default: the system's).
+    ``scratch_in``: where the child's private scratch folder is made (default: the system's);
+    it is removed when the child ends.
     """
     if PurePosixPath(name).suffix.lower() not in ISOLATED:
         return read_extract(name, data, limits, score)
@@ -75,5 +76,5 @@ def read_capped(name: str, data: bytes, limits: Limits, score: HeaderScore | Non
         facts = json.loads(facts_path.read_text())
         if "error" in facts:
             raise UnreadableFile(*facts["error"])
-        return Extract(workspace.load(folder / "read.arrow"), facts["encoding"],
+        return Extract(from_arrow((folder / "read.arrow").read_bytes()), facts["encoding"],
                        header_row=facts["header_row"])

@@ -7,7 +7,6 @@ the fix, and never a value.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -23,6 +22,7 @@ from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import ObjectStore, open_store
 from jinshu.store.tables import quarantine
+from jinshu.store.workspace import Workspace
 
 ARCHIVE_PREFIX = "_quarantine/"
 QUARANTINE_COLUMNS = ["source_row", "column_name", "rule", "message", "original"]
@@ -121,7 +121,7 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
                       "rule": rule})
         ledger.close(conn, batch.batch_id, "quarantined",
                      ledger.Counts(rows_in, 0, 0, rows_in), datetime.now(UTC), reason=message)
-    shutil.rmtree(settings.work_dir / batch.batch_id, ignore_errors=True)  # no clear copies left
+    Workspace.of(settings, batch.batch_id).remove()  # no clear copies left
 
 
 def row_rejections(file_key: str, original: pd.DataFrame, violations: pd.DataFrame) -> pd.DataFrame:

@@ -11,10 +11,7 @@ whole (its bytes kept under ``_quarantine/`` in the landing area).
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,7 +32,6 @@ from jinshu.collect.guard import check_size
 from jinshu.collect.read import ROW, UnreadableFile
 from jinshu.collect.rules import check_rows
 from jinshu.evolve.migrate import require_current
-from jinshu.ingest import workspace
 from jinshu.ingest.isolate import read_capped
 from jinshu.ingest.load import BatchOutcome, load_batch
 from jinshu.ingest.quarantine import (
@@ -59,6 +55,7 @@ from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import ObjectStore
 from jinshu.store.schema import ensure_schema
+from jinshu.store.workspace import Workspace
 
 FILE_MISSING = UnreadableFile(
     "file_missing", "the file was removed from the landing area after it was discovered, before "
@@ -124,20 +121,19 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
     discovery is quarantined whole, with the reason and the fix.
     """
     batch = _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
+    work = Workspace.of(settings, batch_id)
     try:
         check_size(batch.file_size, contract.limits)
         data = read_landed(settings, batch)
-        extract = read_capped(batch.file_key, data, contract.limits, header_score(contract), work)
+        extract = read_capped(batch.file_key, data, contract.limits, header_score(contract))
     except (UnreadableFile, FileNotFoundError) as failed:
         error = failed if isinstance(failed, UnreadableFile) else FILE_MISSING
         quarantine_file(settings, batch, error)
         raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from failed
     del data
-    workspace.save(extract.frame, work / "read.arrow")
-    bad = ragged_rejections(batch.file_key, extract.bad_records)
-    workspace.save(bad, work / "rejected_read.arrow")
-    workspace.write_json(work / "read.json", {"encoding": extract.encoding,
+    work.save("read.arrow", extract.frame)
+    work.save("rejected_read.arrow", ragged_rejections(batch.file_key, extract.bad_records))
+    work.write_json("read.json", {"encoding": extract.encoding,
                                               "rows_in": extract.rows_in,
                                               "header_row": extract.header_row})
     return batch_id
@@ -146,77 +142,74 @@ def read(settings: Settings, contract: Contract, batch_id: str) -> str:
 def conform_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 2: headers to fields, values cleaned; undeclared columns dropped and counted."""
     batch = _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
-    frame = workspace.load(work / "read.arrow")
+    work = Workspace.of(settings, batch_id)
+    frame = work.load("read.arrow")
     try:
         conformed, scope = conform(frame, contract)
     except (MissingColumns, AmbiguousColumns, StateSecretMarking) as error:
         quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"])
         raise BatchClosed(f"batch {batch_id} quarantined whole: {error}") from error
-    workspace.save(conformed, work / "conformed.arrow")
-    workspace.save(declared_only(frame, scope), work / "original.arrow")
-    workspace.write_json(work / "scope.json", [v.__dict__ for v in scope])
+    work.save("conformed.arrow", conformed)
+    work.save("original.arrow", declared_only(frame, scope))
+    work.write_json("scope.json", [v.__dict__ for v in scope])
     if scope:  # a ragged row's raw text may hold undeclared values: those are never kept
-        ragged = workspace.load(work / "rejected_read.arrow")
-        workspace.save(withhold_raw(ragged), work / "rejected_read.arrow")
+        work.save("rejected_read.arrow", withhold_raw(work.load("rejected_read.arrow")))
     return batch_id
 
 
 def consent_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 3: consent-based fields kept only where the subject consented; records all stay."""
     batch = _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
+    work = Workspace.of(settings, batch_id)
     counts: dict[str, tuple[int, int]] = {}
     if consent_fields(contract):
-        frame = workspace.load(work / "conformed.arrow")
+        frame = work.load("conformed.arrow")
         with engine_for(settings.store_url).connect() as conn:
             gated, counts = consent_registry.apply_gate(conn, frame, contract,
                                                Pseudonymizer(pseudonym_key(settings)),
                                                batch.received_at.date())
-        workspace.save(gated, work / "gated.arrow")
-    workspace.write_json(work / "consent.json", counts)
+        work.save("gated.arrow", gated)
+    work.write_json("consent.json", counts)
     return batch_id
 
 
-def _gated(work: Path) -> Path:
-    gated = work / "gated.arrow"
-    return gated if gated.exists() else work / "conformed.arrow"
+def _gated(work: Workspace) -> str:
+    return "gated.arrow" if work.exists("gated.arrow") else "conformed.arrow"
 
 
 def check_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 4: row rules; failing rows are quarantined with every reason found."""
     batch = _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
-    checked = check_rows(workspace.load(_gated(work)), contract)
-    workspace.save(checked.valid, work / "checked.arrow")
-    original = workspace.load(work / "original.arrow").set_index(ROW)
-    workspace.save(row_rejections(batch.file_key, original, checked.violations),
-                   work / "rejected_rules.arrow")
+    work = Workspace.of(settings, batch_id)
+    checked = check_rows(work.load(_gated(work)), contract)
+    work.save("checked.arrow", checked.valid)
+    original = work.load("original.arrow").set_index(ROW)
+    work.save("rejected_rules.arrow", row_rejections(batch.file_key, original, checked.violations))
     return batch_id
 
 
 def dedup_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 5: record hashes; repeats within the file set aside."""
     _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
-    frame = workspace.load(work / "checked.arrow")
+    work = Workspace.of(settings, batch_id)
+    frame = work.load("checked.arrow")
     frame[RECORD_HASH] = record_hashes(frame, contract.field_names, pseudonym_key(settings))
     first, repeats = split_batch_duplicates(frame)
-    workspace.save(first, work / "deduped.arrow")
-    workspace.save(repeats[[ROW, RECORD_HASH]], work / "repeats.arrow")
+    work.save("deduped.arrow", first)
+    work.save("repeats.arrow", repeats[[ROW, RECORD_HASH]])
     return batch_id
 
 
 def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     """Stage 6: the dataset's GX suite on the batch's records; critical failure quarantines it."""
     batch = _open_batch(settings, batch_id)
-    work = workspace.folder(settings, batch_id)
-    records = workspace.load(work / "deduped.arrow", columns=contract.field_names)
+    work = Workspace.of(settings, batch_id)
+    records = work.load("deduped.arrow", columns=contract.field_names)
     with engine_for(settings.store_url).connect() as conn:
         previous_rows, previous_at = quality_records.previous_batch(conn, contract.id, batch_id)
     results = validate(records, contract, load_suite(contract), previous_rows,
                                previous_at, batch.received_at)
-    workspace.write_json(work / "quality.json", [r.__dict__ for r in results])
+    work.write_json("quality.json", [r.__dict__ for r in results])
     failed = critical_failures(results)
     if failed:
         names = ", ".join(r.expectation for r in failed)
@@ -234,58 +227,57 @@ def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     blind indexes, quarantined originals sealed; the load takes records and quarantined
     rows from here only."""
     _open_batch(settings, batch_id)
-    work = settings.work_dir / batch_id
+    work = Workspace.of(settings, batch_id)
     protection = protector(settings)
     try:
-        records = protection.protect(workspace.load(work / "deduped.arrow"), contract)
-        rejected = pd.concat([workspace.load(work / "rejected_read.arrow"),
-                              workspace.load(work / "rejected_rules.arrow")], ignore_index=True)
+        records = protection.protect(work.load("deduped.arrow"), contract)
+        rejected = pd.concat([work.load("rejected_read.arrow"),
+                              work.load("rejected_rules.arrow")], ignore_index=True)
         rejected["original"] = crypto.seal_originals(
             rejected["original"], contract, protection,
             crypto.quarantine_rows(batch_id, rejected["source_row"]))
-        workspace.save(records, work / "protected.arrow")
-        workspace.save(rejected, work / "rejected.arrow")
+        work.save("protected.arrow", records)
+        work.save("rejected.arrow", rejected)
     except FileNotFoundError:  # quality quarantined the batch meanwhile, folder and all
         _open_batch(settings, batch_id)
         raise
     return batch_id
 
 
-def _read_facts(work: Path) -> dict:
+def _read_facts(work: Workspace) -> dict:
     """What the read stage found out about the file: encoding and rows in."""
-    return json.loads((work / "read.json").read_text())
+    return work.read_json("read.json")
 
 
-def _quality_results(work: Path) -> list:
-    path = work / "quality.json"
-    if not path.exists():
+def _quality_results(work: Workspace) -> list:
+    if not work.exists("quality.json"):
         return []
-    return [QualityResult(**r) for r in json.loads(path.read_text())]
+    return [QualityResult(**r) for r in work.read_json("quality.json")]
 
 
 def load(settings: Settings, contract: Contract, batch_id: str) -> ledger.Counts:
     """Stage 8: one transaction into the central store; the work folder is then removed."""
-    work = settings.work_dir / batch_id
+    work = Workspace.of(settings, batch_id)
     engine = engine_for(settings.store_url)
     with engine.connect() as conn:
         batch = ledger.get(conn, batch_id)
     if batch.status != ledger.OPEN:
         return ledger.Counts(batch.rows_in, batch.stored, batch.duplicates, batch.quarantined)
-    rejected = workspace.load(work / "rejected.arrow")
-    records = workspace.load(work / "protected.arrow")
-    repeats = workspace.load(work / "repeats.arrow")
+    rejected = work.load("rejected.arrow")
+    records = work.load("protected.arrow")
+    repeats = work.load("repeats.arrow")
     facts = _read_facts(work)
     outcome = BatchOutcome(
         records=records, repeats=repeats, rejected=rejected,
-        scope=[ScopeViolation(**v) for v in json.loads((work / "scope.json").read_text())],
+        scope=[ScopeViolation(**v) for v in work.read_json("scope.json")],
         rows_in=facts["rows_in"],
         encoding=facts["encoding"],
         header_row=facts.get("header_row"),
         consent={field: tuple(kd) for field, kd in
-                 json.loads((work / "consent.json").read_text()).items()},
+                 work.read_json("consent.json").items()},
     )
     with engine.begin() as conn:
         counts = load_batch(conn, contract, batch_id, outcome, _now())
         quality_records.store_results(conn, batch_id, contract.id, _quality_results(work), _now())
-    shutil.rmtree(work, ignore_errors=True)
+    work.remove()
     return counts

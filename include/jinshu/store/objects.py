@@ -8,6 +8,7 @@ there raises :class:`FileNotFoundError` on either.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -157,7 +158,9 @@ class S3Store:
             raise
 
     def write(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        """``data``: bytes or any buffer (an Arrow buffer, say)."""
+        body = data if isinstance(data, bytes) else io.BytesIO(data)
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
