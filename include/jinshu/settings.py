@@ -43,6 +43,8 @@ class Settings:
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
+    # JINSHU_UI_DEPARTMENTS: Airflow user -> the department it acts for in the governance pages
+    ui_departments: tuple[tuple[str, str], ...] = ()
 
     @property
     def work_dir(self) -> Path:
@@ -93,6 +95,7 @@ class Settings:
             open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
                                          DEFAULT_OPEN_DATA_VERSIONS),
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
+            ui_departments=_pairs(env, "JINSHU_UI_DEPARTMENTS"),
         )
 
 
@@ -113,6 +116,18 @@ def _dates(env: Mapping[str, str], name: str) -> frozenset[date]:
             raise ValueError(f"{name}: '{text}' is not a date (YYYY-MM-DD). Fix: list holidays "
                              "as YYYY-MM-DD separated by commas") from error
     return frozenset(days)
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``user:department,user2:department2`` as sorted pairs."""
+    pairs = []
+    for text in filter(None, (t.strip() for t in env.get(name, "").split(","))):
+        user, _, value = text.partition(":")
+        if not user.strip() or not value.strip():
+            raise ValueError(f"{name}: '{text}' is not USER:DEPARTMENT. Fix: list pairs such as "
+                             "alice:sx_minzheng,bob:sx_gongan")
+        pairs.append((user.strip(), value.strip()))
+    return tuple(sorted(pairs))
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
