@@ -9,8 +9,6 @@ through the registry; actions call the services that audit them (:mod:`jinshu.sh
 GX Data Docs and the scorecard are served from the quality store, offline.
 """
 
-from __future__ import annotations
-
 import mimetypes
 import re
 import threading
@@ -41,7 +39,6 @@ DONE = {  # what a finished action says on the page it returns to
 }
 _DOC_PATH = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 
-
 @dataclass(frozen=True)
 class Platform:
     """What every page reads: built once per process, on the first request."""
@@ -49,7 +46,6 @@ class Platform:
     engine: Any
     contracts: dict[str, Contract]
     settings: Settings
-
 
 def _default_platform() -> Platform:
     from jinshu.catalog import load_catalog
@@ -62,10 +58,8 @@ def _default_platform() -> Platform:
     ensure_schema(engine, contracts)
     return Platform(engine, contracts, settings)
 
-
 class Forbidden(Exception):
     """The viewer may not do this (HTTP 403)."""
-
 
 def create_app(identify: Callable[..., Any], guards: list[Any] | None = None,
                make_platform: Callable[[], Platform] = _default_platform,
@@ -223,7 +217,6 @@ def create_app(identify: Callable[..., Any], guards: list[Any] | None = None,
 
     app.state.platform = platform
     return app
-
 
 def _report_file(settings: Settings, key: str) -> Response:
     """A file of the published quality reports (local folder or S3), or 404."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from jinshu.ui import pages as pages_package
 from jinshu.ui.view import View
+
+PAGES_PACKAGE = "jinshu.ui.pages"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Page:
 @cache
 def pages() -> tuple[Page, ...]:
     """Every page, in navigation order."""
+    pages_package = importlib.import_module(PAGES_PACKAGE)  # by name: pages import this module
     found = []
     for info in pkgutil.iter_modules(pages_package.__path__):
         module = importlib.import_module(f"{pages_package.__name__}.{info.name}")
