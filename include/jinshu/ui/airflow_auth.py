@@ -15,8 +15,6 @@ POST on the custom view ``jinshu-exchange``); opening and closing incidents
 needs op or admin (or POST on ``jinshu-incidents``).
 """
 
-from __future__ import annotations
-
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -30,7 +28,6 @@ from jinshu.ui.view import Viewer, department_of
 ROLES = ("viewer", "user", "op", "admin")  # SimpleAuthManager's roles, lowest first
 DECIDE, OPERATE = "user", "op"  # the least role that decides requests / opens incidents
 
-
 def _airflow() -> tuple[Any, Any, Any, Any]:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
@@ -38,11 +35,9 @@ def _airflow() -> tuple[Any, Any, Any, Any]:
 
     return get_auth_manager, AccessView, get_user, requires_access_view
 
-
 def _closed() -> None:
     raise HTTPException(status_code=503, detail="Airflow's authentication is not available: the "
                                                 "governance pages stay closed")
-
 
 def guards() -> list[Any]:
     """Airflow's access check for plugin views, on every route (fail closed)."""
@@ -52,7 +47,6 @@ def guards() -> list[Any]:
     except Exception:  # an Airflow without these hooks: nothing is served
         return [Depends(_closed)]
 
-
 def _at_least(role: str | None, least: str) -> bool:
     """>>> _at_least("op", "user"), _at_least("viewer", "user"), _at_least(None, "user")
     (True, False, False)
@@ -60,17 +54,19 @@ def _at_least(role: str | None, least: str) -> bool:
     role = (role or "").lower()
     return role in ROLES and ROLES.index(role) >= ROLES.index(least)
 
-
 def _may(manager: Any, user: Any, role: str | None, least: str, resource: str) -> bool:
     if role is not None:  # an auth manager with roles (SimpleAuthManager): the role decides
         return _at_least(role, least)
     return bool(manager.is_authorized_custom_view(method="POST", resource_name=resource, user=user))
 
+def csrf_token(session: str) -> str:
+    """What this session's forms carry back: derived from its JWT, which a page of another
+    site cannot read (the cookie is HttpOnly, SameSite=Lax); empty without a session."""
+    return hashlib.sha256(b"jinshu-ui-form\x00" + session.encode()).hexdigest()[:32] if session else ""
 
 def _session(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else request.cookies.get("_token", "")
-
 
 def identify_with(known_departments: set[str] | None = None):
     """The FastAPI dependency that returns the :class:`Viewer` of a request."""
@@ -90,11 +86,9 @@ def identify_with(known_departments: set[str] | None = None):
                       department=department_of(name, dict(settings.ui_departments), known),
                       may_decide=_may(manager, user, role, DECIDE, "jinshu-exchange"),
                       may_operate=_may(manager, user, role, OPERATE, "jinshu-incidents"),
-                      csrf=hashlib.sha256(b"jinshu-ui-form\x00" + session.encode()).hexdigest()[:32]
-                      if session else "")
+                      csrf=csrf_token(session))
 
     return identify
-
 
 @cache
 def _catalog_departments(catalog_dir: str) -> frozenset[str]:
@@ -102,10 +96,8 @@ def _catalog_departments(catalog_dir: str) -> frozenset[str]:
 
     return frozenset(c.department.code for c in load_catalog(Path(catalog_dir)).values())
 
-
 def _departments(settings: Settings) -> set[str]:
     return set(_catalog_departments(str(settings.catalog_dir)))
-
 
 def login_redirect(request: Request) -> str:
     """Airflow's login page, coming back to this page."""
