@@ -152,7 +152,8 @@ def open_session(browser, airflow: Airflow, user: str | None):
 
     context.route("**/*", route)
     context.on("requestfailed", lambda r: traffic.failed.append(f"{r.url} {r.failure}"))
-    context.on("response", lambda r: traffic.failed.append(f"{r.url} {r.status}") if r.status >= 400 else None)
+    context.on("response", lambda r: traffic.failed.append(f"{r.url} {r.status}")
+               if r.status >= 400 else None)
     if user:
         context.add_cookies([{"name": "_token", "value": airflow.token(user), "url": airflow.base}])
     return context, traffic

@@ -17,7 +17,14 @@ import shutil
 import pytest
 import sqlalchemy as sa
 
-from jinshu.store.tables import audit_log, batches, exchange_requests, incidents, scope_violations
+from jinshu.store.tables import (
+    audit_log,
+    batches,
+    exchange_requests,
+    incidents,
+    quarantine,
+    scope_violations,
+)
 from jinshu.ui import registry
 from jinshu.ui.airflow_auth import csrf_token
 from tests.ui.conftest import ARTIFACTS, ROOT, open_session
@@ -29,11 +36,12 @@ GOV = "/jinshu/governance"
 
 def _axe(page) -> list[dict]:
     page.add_script_tag(content=AXE)
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}));
+    return page.evaluate("""async () => {
+        const only = {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']};
+        const r = await axe.run(document, {runOnly: only});
+        return r.violations.map(v => ({id: v.id, impact: v.impact,
+                                       nodes: v.nodes.map(n => n.target.join(' '))}));
     }""")
-    return result
 
 
 def _figures(page) -> dict[str, str]:
@@ -105,10 +113,9 @@ def test_ledger_drill_down_names_row_and_rule_never_a_value(admin, airflow):
     with airflow.engine.connect() as conn:
         batch = conn.execute(sa.select(batches.c.batch_id).where(batches.c.quarantined > 0)
                              .order_by(batches.c.batch_id).limit(1)).scalar_one()
-        reasons = conn.execute(sa.text("SELECT count(*) FROM quarantine WHERE batch_id = :b"),
-                               {"b": batch}).scalar_one()
-        originals = [r[0] for r in conn.execute(sa.text("SELECT original FROM quarantine WHERE batch_id = :b"),
-                                                {"b": batch})]
+        originals = conn.execute(sa.select(quarantine.c.original).where(quarantine.c.batch_id == batch)
+                                 ).scalars().all()
+    reasons = len(originals)
     traffic.clear()
     page.goto(f"{airflow.base}{GOV}/ledger")
     page.click(f'tr[data-batch="{batch}"] a')
@@ -126,8 +133,9 @@ def test_an_approval_clicked_in_the_exchange_page_is_in_the_audit_log(browser, a
     page = context.new_page()
     page.goto(f"{airflow.base}{GOV}/exchange")
     with airflow.engine.connect() as conn:
-        mine = conn.execute(sa.select(exchange_requests.c.id).where(
-            exchange_requests.c.owner == "sx_minzheng", exchange_requests.c.status == "pending")).scalars().all()
+        r = exchange_requests.c
+        mine = conn.execute(sa.select(r.id).where(r.owner == "sx_minzheng", r.status == "pending")
+                            ).scalars().all()
     assert len(mine) == 1 and _int(_figures(page)["mine"]) == 1
     request_id = mine[0]
     page.focus(f"#note-{request_id}")

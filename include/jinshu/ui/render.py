@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
 from jinshu.protect import leakguard
 
@@ -58,8 +58,8 @@ TEMPLATES.filters.update(when=when, number=number, shown=lambda text, limit=120:
     "" if text is None else str(text), limit))
 
 
-def render(template: str, artifact: str, **context: Any) -> str:
+def render(template: str | Template, artifact: str, **context: Any) -> str:
     """The page, or :class:`~jinshu.protect.leakguard.LeakFound` if it carries a raw identifier."""
-    html = TEMPLATES.get_template(template).render(**context)
+    html = (TEMPLATES.get_template(template) if isinstance(template, str) else template).render(**context)
     leakguard.guard(artifact, html.encode("utf-8"))
     return html
