@@ -11,6 +11,9 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__API__HOST ?= 127.0.0.1
+# Airflow users for the governance pages: the admin, plus a user per department (named after its
+# code, so it acts for it); passwords are generated into $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin,sx_gongan:user,sx_minzheng:user,sx_renshe:user,sx_scjg:user,sx_weijian:user
 
 .PHONY: demo test bench bench-exchange openapi lint airflow install clean
 

@@ -44,6 +44,8 @@ class Settings:
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
     stage_files_url: str | None = None  # JINSHU_STAGE_URL; default: work_dir
+    # JINSHU_UI_DEPARTMENTS: Airflow user -> the department it acts for in the governance pages
+    ui_departments: tuple[tuple[str, str], ...] = ()
 
     @property
     def work_dir(self) -> Path:
@@ -100,6 +102,7 @@ class Settings:
                                          DEFAULT_OPEN_DATA_VERSIONS),
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
             stage_files_url=env.get("JINSHU_STAGE_URL") or None,
+            ui_departments=_pairs(env, "JINSHU_UI_DEPARTMENTS"),
         )
 
 
@@ -120,6 +123,18 @@ def _dates(env: Mapping[str, str], name: str) -> frozenset[date]:
             raise ValueError(f"{name}: '{text}' is not a date (YYYY-MM-DD). Fix: list holidays "
                              "as YYYY-MM-DD separated by commas") from error
     return frozenset(days)
+
+
+def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``user:department,user2:department2`` as sorted pairs."""
+    pairs = []
+    for text in filter(None, (t.strip() for t in env.get(name, "").split(","))):
+        user, _, value = text.partition(":")
+        if not user.strip() or not value.strip():
+            raise ValueError(f"{name}: '{text}' is not USER:DEPARTMENT. Fix: list pairs such as "
+                             "alice:sx_minzheng,bob:sx_gongan")
+        pairs.append((user.strip(), value.strip()))
+    return tuple(sorted(pairs))
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

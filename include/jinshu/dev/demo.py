@@ -35,6 +35,51 @@ FAULTY_DROPS = [
 CONSENT_FIELDS = [("minimum_living_allowance", "phone"), ("social_insurance_enrollment", "email")]
 
 
+# (requester, dataset, purpose, fields, what the owner does): the exchange's demo traffic.
+EXCHANGE_REQUESTS = [
+    ("sx_minzheng", "household_registration", "低保对象户籍资格核验", ["id_number", "name", "county_code"],
+     "approve"),
+    ("sx_renshe", "household_registration", "参保登记信息比对", ["name", "birth_date", "address"], "refuse"),
+    ("sx_renshe", "minimum_living_allowance", "社会保险费减免资格核验", ["county_code", "allowance_yuan"],
+     None),
+]
+
+REFUSAL = "申请字段超出核验所需的最少范围，请只申请姓名与出生日期"
+
+
+def request_exchange(settings: Settings, contracts: dict[str, Contract]) -> list[int]:
+    """Departments ask each other for data through the exchange (as its API does): one request
+    approved, one refused with its reason, one left waiting for its owner. Returns their ids."""
+    from datetime import UTC, datetime
+
+    from jinshu.share import grants, principals
+    from jinshu.share.decision import Caller
+
+    engine, now = engine_for(settings.store_url), datetime.now(UTC)
+    callers: dict[str, Caller] = {}
+
+    def caller(department: str) -> Caller:
+        if department not in callers:
+            issued = principals.issue(engine, f"{department} demo", department, "department", 30,
+                                      "jinshu-demo", now)
+            callers[department] = Caller(issued.principal.id, department, "department")
+        return callers[department]
+
+    ids = []
+    for requester, dataset_id, purpose, fields, outcome in EXCHANGE_REQUESTS:
+        contract = contracts[dataset_id]
+        fields = [f for f in fields if f in contract.field_names]
+        row = grants.create(engine, contract, caller(requester), purpose, fields, 90, False, None, now,
+                            settings.holidays)
+        owner = caller(contract.department.code)
+        if outcome == "approve":
+            grants.approve(engine, row.id, owner, None, None, now)
+        elif outcome == "refuse":
+            grants.refuse(engine, row.id, owner, REFUSAL, now)
+        ids.append(row.id)
+    return ids
+
+
 def _subjects(path: Path, contract: Contract) -> list[str]:
     """ID numbers of the subjects in a generated clean extract."""
     from jinshu.collect.conform import conform
@@ -168,6 +213,7 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
         withdrawn = drop_consents(settings, contracts, files, withdrawals=True)
         shown.line(f"dropped {withdrawn} consent extracts with withdrawals")
         runs += run_dags(bag, then, logs, shown)
+    requested = request_exchange(settings, contracts)
     with engine_for(settings.store_url).connect() as conn:
         print("\nbatch ledger (rows in = stored + duplicates + quarantined):")
         print(batch_table(ledger.summary(conn), files=True))
@@ -190,6 +236,8 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
         verdict = audit.verify(conn)
     print(f"audit log: {verdict.entries} entries, "
           + ("hash chain intact" if verdict.intact else f"BROKEN at {verdict.first_broken}"))
+    print(f"\nexchange requests: {len(requested)} (one approved, one refused, one waiting for its "
+          "owner)")
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")
     print(f"  exchange tables {', '.join(f'ex_{d} ({n} rows)' for d, n in exchange)}")

@@ -100,6 +100,27 @@ def _prefix_before_sqlite(element: prefix_before, compiler, **kw) -> str:
     return f"substr({column}, 1, instr({column}, {separator}) - 1)"
 
 
+class day_of(FunctionElement):
+    """The UTC calendar day (``YYYY-MM-DD`` text) of a timestamp column: what a chart over
+    time groups by. SQLite keeps timestamps as UTC text; PostgreSQL converts at UTC."""
+
+    inherit_cache = True
+    type = sa.Text()
+    name = "day_of"
+
+
+@compiles(day_of, POSTGRESQL)
+def _day_of_pg(element: day_of, compiler, **kw) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(day_of)
+def _day_of_sqlite(element: day_of, compiler, **kw) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"substr({column}, 1, 10)"
+
+
 def serialize_writers(conn: Connection, table: sa.Table) -> None:
     """One writer at a time on ``table`` until the transaction ends (an append-only chain).
 

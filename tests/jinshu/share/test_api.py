@@ -235,9 +235,12 @@ def test_the_airflow_plugin_mounts_the_exchange_and_refuses_anonymous_calls(tmp_
     spec = importlib.util.spec_from_file_location("jinshu_plugin", ROOT / "plugins" / "jinshu_plugin.py")
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
-    [mounted] = plugin.JinshuPlugin.fastapi_apps
-    assert mounted["url_prefix"] == "/jinshu/exchange"
-    with TestClient(mounted["app"]) as client:  # fails before the store is touched
+    apps = {a["url_prefix"]: a["app"] for a in plugin.JinshuPlugin.fastapi_apps}
+    assert set(apps) == {"/jinshu/exchange", "/jinshu/governance"}
+    with TestClient(apps["/jinshu/governance"]) as client:  # Airflow's own check, before any page
+        assert client.post("/exchange/1/approve", data={"csrf": "x"}).status_code == 401
+        assert client.post("/incidents/open").status_code == 401
+    with TestClient(apps["/jinshu/exchange"]) as client:  # fails before the store is touched
         for method, path in [("get", "/v1/catalog"), ("get", "/v1/requests"),
                              ("get", "/v1/datasets/household_registration/records"),
                              ("post", "/v1/requests/1/revoke")]:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jinshu.catalog import Contract
+from jinshu.govern.scorecard import offline
 from jinshu.govern.scorecard.facts import batch_results, has_table, pass_rates
 from jinshu.protect import leakguard
 from jinshu.quality import BATCH_CHECKS, gx_context
@@ -33,15 +34,18 @@ def build_data_docs(engine: Engine, out_dir: Path, contracts: Mapping[str, Contr
     GX collects during validation never reach disk. The two batch-level checks
     are not GX expectations and appear in the scorecard only. Built in a
     staging folder; every page passes the leak guard before the previous docs
-    are replaced (a hit raises ``LeakFound`` and keeps them).
+    are replaced (a hit raises ``LeakFound`` and keeps them). The pages load nothing from
+    the internet (:mod:`~jinshu.govern.scorecard.offline`).
     """
     out_dir = Path(out_dir).resolve()
     staging = out_dir / f".staging-{uuid.uuid4().hex[:8]}"  # rebuilt from the store each time
     try:
         _build_docs(engine, staging, contracts, batches_per_dataset)
+        offline.rewrite_pages(staging / "data-docs")
         for path in sorted((staging / "data-docs").rglob("*")):
             if path.is_file():
                 leakguard.guard(str(out_dir / path.relative_to(staging)), path.read_bytes())
+        offline.copy_assets(staging / "data-docs")
         _replace_folder(staging / "data-docs", out_dir / "data-docs")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

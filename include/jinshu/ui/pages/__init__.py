@@ -1,0 +1,1 @@
+"""One module per governance page; each defines ``PAGE`` (:class:`jinshu.ui.registry.Page`)."""

@@ -1,0 +1,34 @@
+"""开发利用授权 Authorized development: developer authorizations (organization, datasets,
+purpose, written agreement, filing 备案, expiry; issue 14) and the developer credentials the
+exchange has issued.
+
+Until the authorizations table exists the page shows the credentials and an empty state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from jinshu.store.tables import principals
+from jinshu.ui import tables
+from jinshu.ui.registry import Page
+from jinshu.ui.view import View
+
+TABLE = "developer_authorizations"  # one row per authorization (issue 14)
+
+
+def query(view: View) -> dict[str, Any]:
+    p = principals.c
+    with view.engine.connect() as conn:
+        developers = conn.execute(sa.select(p.id, p.name, p.department, p.created_at, p.expires_at,
+                                            p.revoked_at).where(p.kind == "developer")
+                                  .order_by(p.created_at.desc())).all()
+    return {"developers": developers,
+            "authorizations": tables.newest(view, TABLE) if view.has_table(TABLE) else None}
+
+
+PAGE = Page(slug="development", zh="开发利用授权", en="Development authorizations", order=80,
+            query=query,
+            pending="开发者授权登记（议题 14）落地后显示授权、协议与备案。Authorizations, agreements and "
+                    "filings appear once the registry (issue 14) is installed.")

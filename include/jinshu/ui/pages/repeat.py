@@ -1,0 +1,30 @@
+"""重复采集 Repeat collection across departments: department pairs, concepts, subjects
+collected twice and conflicting values (the ``repeat_collection`` DAG of issue 13).
+
+Until its findings table exists the page shows an empty state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinshu.ui import tables
+from jinshu.ui.registry import Page
+from jinshu.ui.view import View
+
+TABLE = "repeat_findings"  # one row per department pair, concept and detection run
+CONFLICTS = "conflicts"  # its column counting subjects whose values disagree
+
+
+def query(view: View) -> dict[str, Any]:
+    return {"findings": tables.newest(view, TABLE)}
+
+
+def conflicts_per_day(view: View) -> dict[str, float] | None:
+    """Conflicts found per day, for the cockpit; None until the table exists."""
+    return tables.per_day(view, TABLE, CONFLICTS)
+
+
+PAGE = Page(slug="repeat", zh="重复采集", en="Repeat collection", order=40, query=query,
+            template="table_page.html.j2", tables=(TABLE,),
+            pending="跨部门重复采集检测（议题 13）落地后显示。Shown once cross-department detection "
+                    "(issue 13) is installed.")
