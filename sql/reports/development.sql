@@ -1,5 +1,6 @@
--- Developer authorizations (开发利用授权): one row per authorization, with what it lacks on
--- :today and whether its term ends by :until (docs/regulation.md#authorized-development).
+-- Developer authorizations (开发利用授权): one row per authorization, with what it lacks on the
+-- day given and whether its term ends within the window given (parameters today and until;
+-- docs/regulation.md#authorized-development).
 WITH authorizations AS (
     SELECT a.id, a.organization, a.uscc, a.datasets, a.purpose, a.agreement_no, a.agreement_on,
            a.filing_no, a.filed_on, a.expires_on, a.registered_at, a.registered_by, a.revoked_at

@@ -157,7 +157,7 @@ class Exchange:
                           "served after the publish_exchange DAG has published it")
         acquired = principals.as_utc(newest.acquired_at).astimezone(dt.UTC)
         return Version(acquired.isoformat(timespec="seconds"), acquired.date().isoformat(),
-                       principals.as_utc(newest.published_at))
+                       principals.as_utc(newest.published_at).astimezone(dt.UTC))
 
     def _access(self, conn: Connection, caller: Caller, contract: Contract, grant_id: int | None,
                 fields: list[str] | None, lookup: bool = False
@@ -280,7 +280,7 @@ class Exchange:
         now = self.clock()
         acquired = max(columns[n + 1], default=None)
         provenance = stamp.stamp(contract, body_rows, version=version.name,
-                                 acquired_at=acquired and principals.as_utc(acquired),
+                                 acquired_at=acquired and principals.as_utc(acquired).astimezone(dt.UTC),
                                  published_at=version.published_at, delivered_at=now,
                                  batches=columns[n + 2], authorization=held)
         page = Page(contract.id, contract.department.name, version.name, version.acquired_on,
