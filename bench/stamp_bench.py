@@ -21,16 +21,12 @@ import os
 import random
 import shutil
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import exchange_bench  # beside this script
 import orjson
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import exchange_bench  # noqa: E402  (beside this script)
 
 DATABASE = "jinshu_bench_stamp"
 USCC = "91140105MA0K1B2C1E"
@@ -38,7 +34,8 @@ USCC = "91140105MA0K1B2C1E"
 
 def ms(samples: list[float]) -> str:
     ordered = sorted(samples)
-    return f"{statistics.median(ordered) * 1000:6.2f} ms median, p90 {ordered[len(ordered) * 9 // 10] * 1000:6.2f} ms"
+    p90 = ordered[len(ordered) * 9 // 10]
+    return f"{statistics.median(ordered) * 1000:6.2f} ms median, p90 {p90 * 1000:6.2f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     developer = principals.issue(engine, "bench-dev", "sx_renshe", "developer", 1, "bench", now,
                                  uscc=USCC).token
     held = development.register(engine, contracts, organization="晋数科技有限公司", uscc=USCC,
-                                datasets=[contract.id], purpose="基准测试", expires_on=(now + timedelta(30)).date(),
+                                datasets=[contract.id], purpose="基准测试",
+                                expires_on=(now + timedelta(30)).date(),
                                 actor="bench", now=now, agreement_no="协-1", agreement_on=now.date())
     development.file(engine, held, "备-1", now.date(), "bench", now)
     service = Exchange(engine, contracts, keys.protector(settings), keys.pseudonym_key(settings))
@@ -103,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                         ("stamp", "stamp.stamp alone"),
                         ("orjson", "orjson.dumps of the page body (API, baseline)")):
         print(f"  {label:<48} {ms(times[name])}")
+    engine.dispose()
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:  # nothing to reuse: leave no database
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
