@@ -102,7 +102,7 @@ def developers_revoke(authorization_id: Id, reason: Reason, by: Actor = None) ->
 @developers_app.command("list")
 def developers_list(as_json: AsJson = False) -> None:
     """Every authorization, newest first, with its status and what it lacks."""
-    from jinshu.govern.report import text_table, to_json
+    from jinshu.govern.report import to_json
     from jinshu.share import development
 
     with store_of(Settings.from_env()).connect() as conn:
@@ -114,8 +114,4 @@ def developers_list(as_json: AsJson = False) -> None:
     if not rows:
         typer.echo("no authorization yet: jinshu developers add ORGANIZATION --uscc ... --dataset ...")
         return
-    typer.echo(text_table(
-        ["#", "organization", "uscc", "datasets", "status", "agreement", "filing", "expires"],
-        [[str(r["id"]), r["organization"], r["uscc"], ",".join(r["datasets"]), r["status"],
-          r["agreement_no"] or "MISSING", r["filing_no"] or "MISSING", r["expires_on"]]
-         for r in rows]))
+    typer.echo(development.as_text(rows))

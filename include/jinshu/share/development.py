@@ -156,15 +156,18 @@ def report(conn: Connection, now: datetime, within_days: int = EXPIRING_DAYS) ->
             "expired": [r for r in live if r["status"] == "expired"]}
 
 
+def as_text(rows: list[dict]) -> str:
+    """Authorizations (rows of :func:`report`) as a text table; what is missing says MISSING."""
+    return text_table(
+        ["#", "organization", "uscc", "datasets", "status", "agreement", "filing", "expires",
+         "days left"],
+        [[str(r["id"]), r["organization"], r["uscc"], ",".join(r["datasets"]), r["status"],
+          r["agreement_no"] or "MISSING", r["filing_no"] or "MISSING", r["expires_on"],
+          str(r["days_left"])] for r in rows])
+
+
 def render(found: dict) -> str:
     """The development report as text tables for a terminal."""
-    def table(rows: list[dict], extra: str) -> str:
-        return text_table(
-            ["#", "organization", "uscc", "datasets", "status", "agreement", "filing", "expires",
-             extra],
-            [[str(r["id"]), r["organization"], r["uscc"], ",".join(r["datasets"]), r["status"],
-              r["agreement_no"] or "MISSING", r["filing_no"] or "MISSING", r["expires_on"],
-              str(r["days_left"])] for r in rows])
 
     sections = [("authorizations", "developer authorizations (开发利用授权)"),
                 ("missing_filings", "filing (备案) missing: not usable until filed"),
@@ -172,5 +175,5 @@ def render(found: dict) -> str:
                 ("expired", "terms ended: not usable; renew or revoke")]
     parts = [f"as of {found['as_of']} (China)"]
     for key, title in sections:
-        parts += ["", f"{title}:", table(found[key], "days left") if found[key] else "  none"]
+        parts += ["", f"{title}:", as_text(found[key]) if found[key] else "  none"]
     return "\n".join(parts)
