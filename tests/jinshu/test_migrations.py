@@ -249,7 +249,7 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
     with engine.begin() as conn:  # as the store was before: no version table, none of the
         conn.exec_driver_sql("DROP TABLE alembic_version")  # tables added by later revisions
         for later in ("retired_fields", "key_checks", "principals", "exchange_requests",
-                      "exchange_access"):
+                      "exchange_access", "developer_authorizations"):
             conn.exec_driver_sql(f"DROP TABLE {later}")
         conn.exec_driver_sql("DROP INDEX ix_batches_file_ref")
         conn.exec_driver_sql("ALTER TABLE batches DROP COLUMN file_ref")
@@ -259,6 +259,8 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
         assert governance_revision(conn) == head_revision()
         assert conn.exec_driver_sql("SELECT count(*) FROM batches").scalar() == batches_before == 1
         assert sa.inspect(conn).has_table("retired_fields")
+        assert sa.inspect(conn).has_table("developer_authorizations")
+        assert "uscc" in {c["name"] for c in sa.inspect(conn).get_columns("principals")}
     assert len(stored(settings, contracts)) == 15
 
 

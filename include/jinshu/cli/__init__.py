@@ -9,6 +9,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     catalog,
     consent,
     dataset,
+    developers,
     incident,
     keys,
     principals,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import Actor, app, store_of
+from jinshu.cli.common import Actor, app, operator, store_of
 from jinshu.settings import Settings
 
 principals_app = typer.Typer(help="Exchange credentials: issue (token shown once), list, revoke.")
@@ -20,14 +20,16 @@ def principals_add(
     department: Annotated[str, typer.Option(help="department code it acts for, e.g. sx_minzheng")],
     kind: Annotated[str, typer.Option(help="department | developer")] = "department",
     days: Annotated[int, typer.Option(help="days until it expires")] = 365,
-    by: Actor = "unknown",
+    uscc: Annotated[str | None, typer.Option(help="a developer's organization: its unified social "
+                                             "credit code (its authorizations apply)")] = None,
+    by: Actor = None,
 ) -> None:
     """Issue a credential; the token is printed once and never stored."""
     from jinshu.share import principals
 
     try:
-        issued = principals.issue(store_of(Settings.from_env()), name, department, kind, days, by,
-                                  datetime.now(UTC))
+        issued = principals.issue(store_of(Settings.from_env()), name, department, kind, days,
+                                  operator(by), datetime.now(UTC), uscc=uscc)
     except principals.PrincipalError as error:
         typer.echo(f"rejected: {error}", err=True)
         raise typer.Exit(1) from error
@@ -50,17 +52,19 @@ def principals_list() -> None:
         state = ("revoked" if row.revoked_at else
                  "expired" if principals.as_utc(row.expires_at) <= now else "active")
         typer.echo(f"{row.id}  {row.department:<14} {row.kind:<10} {state:<8} "
-                   f"expires {str(row.expires_at)[:10]}  {row.name}")
+                   f"expires {str(row.expires_at)[:10]}  {row.name}"
+                   + (f"  (organization {row.uscc})" if row.uscc else ""))
 
 
 @principals_app.command("revoke")
 def principals_revoke(principal_id: Annotated[str, typer.Argument(help="principal id (p_...)")],
-                      by: Actor = "unknown") -> None:
+                      by: Actor = None) -> None:
     """Revoke a credential at once."""
     from jinshu.share import principals
 
     try:
-        principals.revoke(store_of(Settings.from_env()), principal_id, by, datetime.now(UTC))
+        principals.revoke(store_of(Settings.from_env()), principal_id, operator(by),
+                          datetime.now(UTC))
     except principals.PrincipalError as error:
         typer.echo(f"rejected: {error}", err=True)
         raise typer.Exit(1) from error

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import AsJson, app, contracts_of, store_of
+from jinshu.cli.common import AsJson, app, contracts_of, store_of, usage_error
 from jinshu.settings import Settings
 
 report_app = typer.Typer(help="Reports for monitoring (text tables, or --json).")
@@ -94,3 +94,21 @@ def report_exchange(as_json: AsJson = False) -> None:
     typer.echo(text_table(["#", "dataset", "owner", "requester", "status", "due", "escalated"],
                           [[str(r["id"]), r["dataset_id"], r["owner"], r["requester"], r["status"],
                             str(r["due_on"]), "OVERDUE" if r["escalated"] else ""] for r in rows]))
+
+
+@report_app.command("development")
+def report_development(
+    within: Annotated[int, typer.Option(help="list terms ending within this many days")] = 30,
+    as_json: AsJson = False,
+) -> None:
+    """Developer authorizations: all of them, missing filings, terms ending soon, ended."""
+    from datetime import UTC, datetime
+
+    from jinshu.govern.report import to_json
+    from jinshu.share.development import render, report
+
+    if within < 0:
+        usage_error("--within: a number of days, 0 or more. Fix: pass --within 30")
+    with store_of(Settings.from_env()).connect() as conn:
+        found = report(conn, datetime.now(UTC), within)
+    typer.echo(to_json(found) if as_json else render(found))

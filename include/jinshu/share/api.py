@@ -5,7 +5,13 @@ A plugin app gets no Airflow authentication, so every route authenticates
 the caller's bearer token itself (:mod:`jinshu.share.principals`); there is
 no anonymous route besides the OpenAPI document. Refusals are JSON
 ``{"error": code, "message": what to do}`` with the right status and never
-carry data. Blocking work (the store, decryption) runs in the thread pool;
+carry data. A developer reads only under an authorization of its organization
+that is complete (written agreement), filed (备案) and unexpired; otherwise 403
+``authorization_required``, ``authorization_incomplete``, ``authorization_expired``
+or ``authorization_revoked``, the message naming what is missing. Every page is
+stamped: a ``provenance`` block (source, acquisition date, version, the
+authorization for a developer, and the SHA-256 of the rows) and ``X-Jinshu-*``
+headers. Blocking work (the store, decryption) runs in the thread pool;
 the handler then awaits its access record's group commit before it sends
 the data.
 """
@@ -39,6 +45,33 @@ class ErrorBody(BaseModel):
     message: str = Field(description="what is wrong and what to do")
 
 
+class AuthorizationStamp(BaseModel):
+    id: int
+    agreement_no: str = Field(description="the written agreement (书面协议)")
+    agreement_on: str
+    filing_no: str = Field(description="the filing (备案) with the information management department")
+    filed_on: str
+    expires_on: str
+
+
+class Provenance(BaseModel):
+    source_dataset: str
+    source_department: str
+    source_department_code: str
+    acquired_at: str | None = Field(description="acquisition time of the newest source batch among "
+                                                "the rows delivered (null for no rows)")
+    published_at: str = Field(description="when this version was published to the exchange")
+    version: str
+    delivered_at: str
+    source_batches: list[str] = Field(description="the batches the rows delivered came from")
+    rows: int
+    checksum: str = Field(description="'sha256:' + hex SHA-256 of `rows` serialized as JSON with keys "
+                                      "sorted, no whitespace, UTF-8 unescaped (Python: json.dumps(rows, "
+                                      "sort_keys=True, separators=(',', ':'), ensure_ascii=False))")
+    authorization: AuthorizationStamp | None = Field(description="a developer's authorization read "
+                                                                 "under; null for a department")
+
+
 class PageBody(BaseModel):
     dataset: str
     source_department: str
@@ -50,6 +83,7 @@ class PageBody(BaseModel):
     purpose: str
     rows: list[dict[str, Any]] = Field(description="field -> value, and _subject: your pseudonym")
     next_cursor: str | None = Field(description="pass as cursor for the next page; null at the end")
+    provenance: Provenance
 
 
 class FieldEntry(BaseModel):

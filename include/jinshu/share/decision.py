@@ -46,6 +46,13 @@ class Caller:
     principal: str
     department: str
     kind: str  # department | developer
+    organization: str | None = None  # a developer's USCC
+
+    @property
+    def consumer(self) -> str:
+        """Whose pseudonyms and cursors: a department, or a developer organization (never its
+        department's, so a developer cannot link what it reads with what a department reads)."""
+        return f"developer:{self.organization}" if self.kind == "developer" else self.department
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Grain of ``principals``: one row per issued credential (key ``id``). A token is
 ``<id>.<secret>``: the secret is 256 random bits, shown once when issued;
 only its SHA-256 is stored and compared in constant time. Each principal acts
 for one department (``kind`` department, or developer for an authorized
-developer), expires, and can be revoked at once. Issuing and revoking are audited.
+developer, whose credential names its organization's USCC: it reads under that
+organization's authorizations, :mod:`jinshu.share.authorization`), expires, and
+can be revoked at once. Issuing and revoking are audited.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from jinshu.govern import audit
+from jinshu.share.authorization import RegistrationError, valid_uscc
 from jinshu.store.tables import principals
 
 KINDS = ("department", "developer")
@@ -40,6 +43,7 @@ class Principal:
     name: str
     department: str
     kind: str
+    uscc: str | None = None  # a developer's organization
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,12 @@ def secret_hash(secret: str) -> str:
 
 
 def issue(engine: Engine, name: str, department: str, kind: str, days: int, actor: str,
-          now: datetime) -> Issued:
-    """A new principal and its token (printed once by the CLI)."""
+          now: datetime, uscc: str | None = None) -> Issued:
+    """A new principal and its token (printed once by the CLI); a developer's names its
+    organization by ``uscc``."""
     if kind not in KINDS:
         raise PrincipalError(f"kind '{kind}' is not one of {', '.join(KINDS)}")
+    uscc = _organization(kind, uscc)
     if days < 1:
         raise PrincipalError("a credential lives at least 1 day: pass --days 1 or more")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", department):
@@ -67,11 +73,29 @@ def issue(engine: Engine, name: str, department: str, kind: str, days: int, acto
     with engine.begin() as conn:
         conn.execute(principals.insert().values(
             id=principal_id, name=name, department=department, kind=kind,
-            secret_sha256=secret_hash(secret), created_at=now, created_by=actor, expires_at=expires))
+            secret_sha256=secret_hash(secret), created_at=now, created_by=actor, expires_at=expires,
+            uscc=uscc))
         audit.append(conn, "principal_issued", principal_id,
-                     {"department": department, "kind": kind, "expires_at": expires.isoformat()},
-                     actor=actor, now=now)
-    return Issued(Principal(principal_id, name, department, kind), f"{principal_id}.{secret}", expires)
+                     {"department": department, "kind": kind, "expires_at": expires.isoformat(),
+                      "organization": uscc}, actor=actor, now=now)
+    return Issued(Principal(principal_id, name, department, kind, uscc), f"{principal_id}.{secret}",
+                  expires)
+
+
+def _organization(kind: str, uscc: str | None) -> str | None:
+    """A developer's credential names its organization (a valid USCC); a department's none."""
+    if kind != "developer":
+        if uscc:
+            raise PrincipalError("only a developer credential names an organization: drop --uscc "
+                                 "or pass --kind developer")
+        return None
+    if not uscc:
+        raise PrincipalError("a developer credential names its organization: pass --uscc with "
+                             "the organization's unified social credit code")
+    try:
+        return valid_uscc(uscc)
+    except RegistrationError as error:
+        raise PrincipalError(str(error).replace("field uscc", "field uscc (--uscc)")) from error
 
 
 def revoke(engine: Engine, principal_id: str, actor: str, now: datetime) -> None:
@@ -89,7 +113,7 @@ def listing(conn: Connection) -> list[sa.Row]:
     """Every principal (never a secret), newest first."""
     c = principals.c
     return conn.execute(sa.select(c.id, c.name, c.department, c.kind, c.created_at, c.expires_at,
-                                  c.revoked_at).order_by(c.created_at.desc())).all()
+                                  c.revoked_at, c.uscc).order_by(c.created_at.desc())).all()
 
 
 def parse_token(token: str | None) -> tuple[str, str]:
@@ -112,7 +136,7 @@ def check(row: sa.Row | None, secret: str, now: datetime) -> Principal:
     if as_utc(row.expires_at) <= now:
         raise Unauthenticated(f"credential {row.id} expired on {str(row.expires_at)[:10]}; "
                               "ask the platform for a new one")
-    return Principal(row.id, row.name, row.department, row.kind)
+    return Principal(row.id, row.name, row.department, row.kind, row.uscc)
 
 
 def authenticate(conn: Connection, token: str | None, now: datetime) -> Principal:

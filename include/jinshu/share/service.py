@@ -6,8 +6,13 @@ under an open incident (:func:`jinshu.govern.incident.ensure_available`) or
 not yet published to the exchange, applies the pure decision
 (:mod:`jinshu.share.decision`), reads one keyset page of the dataset table
 over its natural-key index, decrypts only what must be masked or shown,
-replaces the platform pseudonym with the consumer's own, and records the
-response (:mod:`jinshu.share.access_log`) before it is sent.
+replaces the platform pseudonym with the consumer's own, stamps the extract
+(:mod:`jinshu.share.stamp`: source, acquisition date, version, checksum) and
+records the response (:mod:`jinshu.share.access_log`) before it is sent.
+
+A developer reads only under an authorization of its organization that is
+complete, filed and unexpired (:mod:`jinshu.share.authorization`); a read refused
+for want of one is audited (:func:`jinshu.share.development.record_refusal`).
 
 The exchange's **version** of a dataset is the acquisition time of the newest
 batch in its latest exchange publication (the ``publish_exchange`` DAG, which
@@ -17,8 +22,9 @@ passes the leak guard first); it goes out in headers and body.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -31,8 +37,9 @@ from jinshu.govern import incident
 from jinshu.protect import crypto, policy
 from jinshu.protect.crypto import subject_rows
 from jinshu.protect.pseudonyms import SUBJECT_KEY
-from jinshu.share import grants, principals
+from jinshu.share import development, grants, principals, stamp
 from jinshu.share.access_log import AccessLog, Record
+from jinshu.share.authorization import Authorization, NotAuthorized, authorize
 from jinshu.share.cursor import Cursors, MalformedCursor, cursor_key
 from jinshu.share.decision import (
     Access,
@@ -46,6 +53,7 @@ from jinshu.store.tables import dataset_table, publications
 from jinshu.vocab import formats, mask
 
 SUBJECT = "_subject"  # the consumer's pseudonym of the record's subject, in each row
+ACQUIRED_AT, BATCH_ID = "_acquired_at", "_batch_id"  # each stored row's source batch
 MAX_LIMIT = 1000
 
 
@@ -61,16 +69,35 @@ class Page:
     purpose: str
     rows: list[dict]
     next_cursor: str | None
+    provenance: dict
 
     def body(self) -> dict:
         return {"dataset": self.dataset_id, "source_department": self.source_department,
                 "version": self.version, "acquired_on": self.acquired_on, "fields": list(self.fields),
                 "masked": list(self.masked), "grant": self.grant_id, "purpose": self.purpose,
-                "rows": self.rows, "next_cursor": self.next_cursor}
+                "rows": self.rows, "next_cursor": self.next_cursor, "provenance": self.provenance}
 
     def headers(self) -> dict[str, str]:
-        return {"X-Jinshu-Source-Department": quote(self.source_department),  # UTF-8, %-encoded
-                "X-Jinshu-Version": self.version, "X-Jinshu-Acquired-On": self.acquired_on}
+        """The stamp's essentials; text that may be Chinese is UTF-8, %-encoded."""
+        headers = {"X-Jinshu-Source-Department": quote(self.source_department),
+                   "X-Jinshu-Source-Dataset": self.dataset_id,
+                   "X-Jinshu-Version": self.version, "X-Jinshu-Acquired-On": self.acquired_on,
+                   "X-Jinshu-Checksum": self.provenance["checksum"]}
+        authorized = self.provenance["authorization"]
+        if authorized:
+            headers |= {"X-Jinshu-Authorization": str(authorized["id"]),
+                        "X-Jinshu-Agreement-No": quote(authorized["agreement_no"]),
+                        "X-Jinshu-Filing-No": quote(authorized["filing_no"])}
+        return headers
+
+
+@dataclass(frozen=True)
+class Version:
+    """The exchange's version of a dataset: its newest exchange publication."""
+
+    name: str  # the acquisition time of its newest batch, ISO 8601 UTC
+    acquired_on: str
+    published_at: dt.datetime
 
 
 def json_default(value):
@@ -104,7 +131,7 @@ class Exchange:
 
     def caller(self, conn: Connection, token: str | None) -> Caller:
         principal = principals.authenticate(conn, token, self.clock())
-        return Caller(principal.id, principal.department, principal.kind)
+        return Caller(principal.id, principal.department, principal.kind, principal.uscc)
 
     def contract(self, dataset_id: str) -> Contract:
         if dataset_id not in self.contracts:
@@ -112,8 +139,8 @@ class Exchange:
                           "lists what you may see")
         return self.contracts[dataset_id]
 
-    def _available(self, conn: Connection, contract: Contract, caller: Caller) -> tuple[str, str]:
-        """``(version, acquired_on)``; refuses a dataset not shared, suspended or unpublished."""
+    def _available(self, conn: Connection, contract: Contract, caller: Caller) -> Version:
+        """The version served; refuses a dataset not shared, suspended or unpublished."""
         ensure_shared(contract, caller)
         try:
             incident.ensure_available(conn, contract.id)
@@ -122,57 +149,74 @@ class Exchange:
                           f"#{suspended.incident_id}; nothing of it leaves the store until the "
                           "platform closes the incident: try again later") from suspended
         p = publications.c
-        newest = conn.execute(sa.select(p.acquired_at).where(
+        newest = conn.execute(sa.select(p.acquired_at, p.published_at).where(
             p.channel == "exchange", p.dataset_id == contract.id).order_by(p.id.desc()).limit(1)
         ).first()
         if newest is None or newest.acquired_at is None:
             raise Refused(409, "not_published", f"{contract.id} is not on the exchange yet: it is "
                           "served after the publish_exchange DAG has published it")
         acquired = principals.as_utc(newest.acquired_at).astimezone(dt.UTC)
-        return acquired.isoformat(timespec="seconds"), acquired.date().isoformat()
+        return Version(acquired.isoformat(timespec="seconds"), acquired.date().isoformat(),
+                       principals.as_utc(newest.published_at).astimezone(dt.UTC))
 
     def _access(self, conn: Connection, caller: Caller, contract: Contract, grant_id: int | None,
-                fields: list[str] | None, lookup: bool = False) -> Access:
+                fields: list[str] | None, lookup: bool = False
+                ) -> tuple[Access, Authorization | None]:
+        """What the caller may read, and the authorization a developer reads under."""
         conditional = contract.sharing.class_ != "unconditional" or grant_id is not None
         grant = (grants.grant_for(conn, grant_id, caller, contract.id, self.clock())
                  if conditional or lookup else None)
-        return decide(contract, caller, grant, fields, self.clock(), lookup=lookup)
+        access = decide(contract, caller, grant, fields, self.clock(), lookup=lookup)
+        if caller.kind != "developer":
+            return access, None
+        held = authorize(caller, contract.id, development.held_by(conn, caller.organization),
+                         self.clock())
+        return replace(access, purpose=f"开发利用授权 #{held.id}: {held.purpose}"), held
+
+    @contextmanager
+    def _refusals_recorded(self) -> Iterator[None]:
+        """A developer's read refused for want of an authorization is audited, then refused."""
+        try:
+            yield
+        except NotAuthorized as refused:
+            development.record_refusal(self.engine, refused, self.clock())
+            raise
 
     # --- data ----------------------------------------------------------------------------
 
     def read_page(self, token: str | None, dataset_id: str, cursor: str | None, limit: int,
                   fields: list[str] | None, grant_id: int | None) -> tuple[Page, Record]:
         """One page in natural-key order after ``cursor``; a page past the end has no rows."""
-        with self.engine.connect() as conn:
+        with self._refusals_recorded(), self.engine.connect() as conn:
             caller = self.caller(conn, token)
             contract = self.contract(dataset_id)
-            version, acquired_on = self._available(conn, contract, caller)
-            access = self._access(conn, caller, contract, grant_id, fields)
+            version = self._available(conn, contract, caller)
+            access, held = self._access(conn, caller, contract, grant_id, fields)
             keys = policy.key_columns(contract)
             after = self._after(cursor, contract, caller, len(keys))
             query = self._query(contract, access.fields, after is not None)
             params = {f"k{i}": v for i, v in enumerate(after or ())} | {"limit": min(limit, MAX_LIMIT)}
             rows = conn.execute(query, params).all()
         next_cursor = (self.cursors.seal(tuple(_json_value(v) for v in rows[-1][-len(keys):]),
-                                         contract.id, caller.department)
+                                         contract.id, caller.consumer)
                        if len(rows) == limit else None)
-        return self._page(contract, caller, access, version, acquired_on, rows, next_cursor, "page")
+        return self._page(contract, caller, access, held, version, rows, next_cursor, "page")
 
     def lookup(self, token: str | None, dataset_id: str, identifier: str, fields: list[str] | None,
                grant_id: int | None) -> tuple[Page, Record]:
         """The records of one subject, found through its pseudonym (the blind index)."""
-        with self.engine.connect() as conn:
+        with self._refusals_recorded(), self.engine.connect() as conn:
             caller = self.caller(conn, token)
             contract = self.contract(dataset_id)
             if not contract.subject_key:
                 raise Refused(400, "no_subjects", f"{contract.id} has no subject to look up")
-            version, acquired_on = self._available(conn, contract, caller)
-            access = self._access(conn, caller, contract, grant_id, fields, lookup=True)
+            version = self._available(conn, contract, caller)
+            access, held = self._access(conn, caller, contract, grant_id, fields, lookup=True)
             key = self._subject_key(contract, identifier)
             table = dataset_table(contract)
             rows = conn.execute(self._select(contract, access.fields).where(
                 table.c[SUBJECT_KEY] == key)).all()
-        return self._page(contract, caller, access, version, acquired_on, rows, None, "lookup", key)
+        return self._page(contract, caller, access, held, version, rows, None, "lookup", key)
 
     def _subject_key(self, contract: Contract, identifier: str) -> str:
         spec = contract.by_name[contract.subject_key]
@@ -185,14 +229,16 @@ class Exchange:
         if not cursor:
             return None
         try:
-            return self.cursors.open(cursor, contract.id, caller.department, arity)
+            return self.cursors.open(cursor, contract.id, caller.consumer, arity)
         except MalformedCursor as error:
             raise Refused(400, "malformed_cursor", str(error)) from error
 
     def _select(self, contract: Contract, fields: tuple[str, ...]) -> sa.Select:
+        """The fields, the subject, the row's source batch and acquisition, then the key."""
         table = dataset_table(contract)
         keys = policy.key_columns(contract)
         return (sa.select(*(table.c[f] for f in fields), table.c[SUBJECT_KEY],
+                          table.c[ACQUIRED_AT], table.c[BATCH_ID],
                           *(table.c[k] for k in keys)).order_by(*(table.c[k] for k in keys)))
 
     def _query(self, contract: Contract, fields: tuple[str, ...], after: bool) -> sa.Select:
@@ -208,11 +254,11 @@ class Exchange:
             self._queries[shape] = query.limit(sa.bindparam("limit"))
         return self._queries[shape]
 
-    def _page(self, contract: Contract, caller: Caller, access: Access, version: str,
-              acquired_on: str, rows: list, next_cursor: str | None, kind: str,
+    def _page(self, contract: Contract, caller: Caller, access: Access, held: Authorization | None,
+              version: Version, rows: list, next_cursor: str | None, kind: str,
               exact: str | None = None) -> tuple[Page, Record]:
         n = len(access.fields)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * (n + 1)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * (n + 3)
         out: dict[str, list] = {}
         masked = []
         subjects = list(columns[n]) if rows else []
@@ -222,7 +268,7 @@ class Exchange:
             if was_masked:
                 masked.append(name)
         present = [s for s in subjects if s is not None]
-        mine = iter(consumer_pseudonyms(self.protector.pseudonyms, caller.department, access.scope,
+        mine = iter(consumer_pseudonyms(self.protector.pseudonyms, caller.consumer, access.scope,
                                         present))
         out[SUBJECT] = [next(mine) if s is not None else None for s in subjects]
         names = [*access.fields, SUBJECT]
@@ -231,9 +277,16 @@ class Exchange:
         first_key = policy.key_columns(contract)[0] == SUBJECT_KEY
         span = (exact, exact) if exact else ((present[0], present[-1]) if first_key and present
                                              else (None, None))
-        page = Page(contract.id, contract.department.name, version, acquired_on, access.fields,
-                    tuple(masked), access.grant_id, access.purpose, body_rows, next_cursor)
-        record = Record(self.clock(), caller.principal, caller.department, contract.id, version, kind,
+        now = self.clock()
+        acquired = max(columns[n + 1], default=None)
+        provenance = stamp.stamp(contract, body_rows, version=version.name,
+                                 acquired_at=acquired and principals.as_utc(acquired).astimezone(dt.UTC),
+                                 published_at=version.published_at, delivered_at=now,
+                                 batches=columns[n + 2], authorization=held)
+        page = Page(contract.id, contract.department.name, version.name, version.acquired_on,
+                    access.fields, tuple(masked), access.grant_id, access.purpose, body_rows,
+                    next_cursor, provenance)
+        record = Record(now, caller.principal, caller.department, contract.id, version.name, kind,
                         access.fields, access.clear, len(rows), access.purpose, access.grant_id,
                         *span)
         return page, record
@@ -265,12 +318,15 @@ class Exchange:
                 if (row.requester == caller.department and grant.status == "approved"
                         and grant.revoked_at is None and grant.expires_at > self.clock()):
                     mine.setdefault(row.dataset_id, grant)
-        return [self._entry(c, caller, mine.get(c.id)) for c in self.contracts.values()]
+            held = development.held_by(conn, caller.organization)
+        return [self._entry(c, caller, mine.get(c.id), held) for c in self.contracts.values()]
 
-    def _entry(self, contract: Contract, caller: Caller, grant) -> dict:
+    def _entry(self, contract: Contract, caller: Caller, grant, held: list[Authorization]) -> dict:
         sharing = contract.sharing
         try:
             access = decide(contract, caller, grant, None, self.clock())
+            if caller.kind == "developer":
+                authorize(caller, contract.id, held, self.clock())
             state, how = "readable", f"GET /v1/datasets/{contract.id}/records"
         except Refused as refused:
             access, state, how = None, refused.code, refused.message

@@ -256,7 +256,8 @@ def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
 # --- the sharing exchange (:mod:`jinshu.share`) ---------------------------------------------
 
 # ``principals``: one row per credential the platform issued (key ``id``). Only the SHA-256 of
-# the secret is kept; a principal acts for one department (``kind`` department | developer).
+# the secret is kept; a principal acts for one department (``kind`` department | developer); a
+# developer's names its organization's USCC, whose authorizations it reads under.
 principals = sa.Table(
     "principals", metadata,
     sa.Column("id", sa.String(32), primary_key=True),
@@ -269,6 +270,7 @@ principals = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_by", sa.String(128)),
+    sa.Column("uscc", sa.String(18)),  # a developer's organization (its authorizations)
 )
 
 # ``exchange_requests``: one row per request for a dataset (key ``id``); an approved request
@@ -323,7 +325,29 @@ exchange_access = sa.Table(
     sa.Index("ix_exchange_access_subjects", "dataset_id", "key_first"),
 )
 
+# ``developer_authorizations``: one row per authorization of a developer organization (key
+# ``id``) to develop datasets (:mod:`jinshu.share.development`): the written agreement, the
+# filing (备案), the term; revoked at once. What it lacks is computed, never stored.
+developer_authorizations = sa.Table(
+    "developer_authorizations", metadata,
+    sa.Column("id", serial_id(), primary_key=True, autoincrement=True),
+    sa.Column("organization", sa.Text, nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False, index=True),
+    sa.Column("datasets", sa.Text, nullable=False),  # JSON list of dataset ids
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("agreement_no", sa.String(64)),  # the written agreement (书面协议)
+    sa.Column("agreement_on", sa.Date),
+    sa.Column("filing_no", sa.String(64)),  # the filing (备案)
+    sa.Column("filed_on", sa.Date),
+    sa.Column("expires_on", sa.Date, nullable=False),  # in force through this day (China)
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registered_by", sa.String(128), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_by", sa.String(128)),
+    sa.Column("revoke_reason", sa.Text),
+)
+
 GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
                      consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields,
-                     key_checks, principals, exchange_requests,
-                     exchange_access)  # under Alembic (store/migrations)
+                     key_checks, principals, exchange_requests, exchange_access,
+                     developer_authorizations)  # under Alembic (store/migrations)

@@ -28,6 +28,7 @@ from tests.helpers import ingest_file, make_settings
 
 NOW = datetime.now(UTC)
 PEOPLE = 24
+DEVELOPER_USCC = "91140105MA0K1B2C1E"  # the developer token's organization
 
 
 @dataclass
@@ -85,7 +86,8 @@ def issue_tokens(settings: Settings) -> dict[str, str]:
     for who, dept, kind in [("renshe", "sx_renshe", "department"), ("minzheng", "sx_minzheng", "department"),
                             ("gongan", "sx_gongan", "department"), ("scjg", "sx_scjg", "department"),
                             ("developer", "sx_renshe", "developer"), ("revoked", "sx_renshe", "department")]:
-        tokens[who] = principals.issue(engine, who, dept, kind, 30, "test", NOW).token
+        tokens[who] = principals.issue(engine, who, dept, kind, 30, "test", NOW,
+                                       uscc=DEVELOPER_USCC if kind == "developer" else None).token
     tokens["expired"] = principals.issue(engine, "old", "sx_renshe", "department", 1, "test",
                                          NOW - timedelta(days=3)).token
     principals.revoke(engine, tokens["revoked"].split(".")[0], "test", NOW)
