@@ -12,8 +12,8 @@ a county.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 import unicodedata
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from stdnum import numdb
