@@ -101,6 +101,21 @@ def test_the_spellings_of_one_person_fold_to_one_form():
     assert parse("山西省太原市小店区").county == parse("太原小店区").county == "140105"
 
 
+def test_addresses_in_bulk_read_as_parse_reads_each(sample):
+    """comparable() parses once per text before the house number; it must agree with parse()."""
+    edge = ["小店区12号", "太原市迎泽大街", "迎泽大街１２　號 ", "12", "", "北京市東城區王府井大街1号"]
+    addresses = [*sample.records["address"].iloc[::7], *edge]
+    frame = pd.DataFrame({"record_id": [str(i) for i in range(len(addresses))], "source_dataset": "a",
+                          "name": "", "birth_date": "", "address": addresses})
+    out = comparable(frame)
+    expected = [(a.county or None, a.rest or None) for a in map(parse, addresses)]
+    got = [tuple(None if pd.isna(v) else v for v in row)
+           for row in out[["addr_county", "addr_rest"]].itertuples(index=False)]
+    assert got == expected
+    assert expected[-6:] == [("140105", "12"), (None, "迎泽大街"), (None, "迎泽大街12"), (None, "12"),
+                             (None, None), ("110101", "王府井大街1")]
+
+
 def test_a_missing_value_is_unknown_never_a_match():
     frame = pd.DataFrame({"record_id": ["1"], "source_dataset": ["a"], "name": [None],
                           "birth_date": ["1985-02-30"], "address": [""]})

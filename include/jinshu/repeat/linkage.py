@@ -6,10 +6,11 @@ made comparable (:func:`jinshu.repeat.normalize.comparable`: traditional -> simp
 full-width, spaces, swapped name order, homophones, address levels); then Splink 4's
 Fellegi-Sunter model scores the candidate pairs that the blocking rules let through:
 
-- blocking (a pair is scored when any rule holds): same birth date and same name sound;
-  same birth date and same address (county + street + number); same name sound and birth
-  year (a swapped day and month); same address and birth year (a typo in the name with a
-  swapped date). Each is an equi-join, so a million records stay a few million pairs;
+- blocking (a pair is scored when any rule holds): same birth date and name sound; same
+  birth date and street + number (whatever the county is written as); same name sound,
+  birth year and county (a swapped day and month); same county, street, number and birth
+  year (a typo in the name with a swapped date). Each is an equi-join: 1,000,000 generated
+  records give about a million candidate pairs;
 - comparisons: name (exact, with term-frequency adjustment so that 王伟 = 王伟 weighs
   less than 欧阳明轩 = 欧阳明轩; same characters in another order; same sound; one
   character apart), birth date (exact, with term frequencies; day and month swapped; one
@@ -160,8 +161,8 @@ def _settings():
         comparisons=[name, birth, address],
         blocking_rules_to_generate_predictions=[
             block_on("birth_date", "name_sound"),
-            block_on("birth_date", "addr_county", "addr_rest"),
-            block_on("name_sound", _BIRTH_YEAR),
+            block_on("birth_date", "addr_rest"),
+            block_on("name_sound", _BIRTH_YEAR, "addr_county"),
             block_on("addr_county", "addr_rest", _BIRTH_YEAR),
         ],
         retain_matching_columns=False,

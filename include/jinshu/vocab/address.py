@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from stdnum import numdb
 
@@ -23,13 +24,12 @@ from jinshu.vocab.hanzi import fold
 _SPAN = re.compile(r"\[\d{0,4}-\d{0,4}\]")
 _SUFFIX = re.compile(  # what a short form drops: 'X族' runs before 自治, then the level's word
     r"(?:(?:[\u4e00-\u9fff]{1,2}族)+)?(?:特别行政区|自治区|自治州|自治县|自治旗|地区|特区|省|市|盟|县|区|旗)$")
-_NUMBER = re.compile(r"([0-9０-９]+)\s*[号號]?\s*$")  # the house number, when the address ends with it
+_NUMBER = re.compile(r"(?P<number>[0-9０-９]+)\s*[号號]?\s*$")  # the house number, when the address ends with it
 _STREET_WORD = ("大街", "大道", "街", "路", "道", "巷", "胡同", "里", "村", "号")
 _PLACEHOLDERS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     province: str  # two-digit code, or ''
     prefecture: str  # four-digit code, or ''
     county: str  # six-digit GB/T 2260 code, or ''
@@ -56,8 +56,10 @@ def parse(text: str) -> Address:
     if number is None:
         return _parse_head(text)
     head = _parse_head(text[:number.start()])
-    digits = unicodedata.normalize("NFKC", number.group(1))
-    return Address(head.province, head.prefecture, head.county, head.rest + digits)
+    digits = number.group("number")
+    if not digits.isascii():
+        digits = unicodedata.normalize("NFKC", digits)
+    return Address._make((head.province, head.prefecture, head.county, head.rest + digits))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -129,6 +131,8 @@ def _gazetteer() -> _Gazetteer:
     provinces: dict[str, str] = {}
     prefectures: dict[str, dict[str, str]] = {}
     counties: dict[str, dict[str, str]] = {}
+    all_prefectures: dict[str, str] = {}
+    all_counties: dict[str, str] = {}
     ranks: dict[tuple[int, str], tuple[bool, bool]] = {}
     for _, province_code, _, props, children in numdb.get("cn/loc").prefixes:
         _add(provinces, province_code, props.get("province", ""), True, ranks)
@@ -140,19 +144,12 @@ def _gazetteer() -> _Gazetteer:
                 if name in _PLACEHOLDERS:
                     continue
                 if rest.endswith("00"):
-                    _add(prefectures.setdefault(province_code, {}), code[:4], name, current, ranks)
+                    for spellings in (prefectures.setdefault(province_code, {}), all_prefectures):
+                        _add(spellings, code[:4], name, current, ranks)
                 else:
-                    _add(counties.setdefault(code[:4], {}), code, name, current, ranks)
-                    _add(counties.setdefault(province_code, {}), code, name, current, ranks)
-    all_prefectures: dict[str, str] = {}
-    for by in prefectures.values():
-        for name, code in by.items():
-            _add(all_prefectures, code.removeprefix("short:"), name, True, ranks)
-    all_counties: dict[str, str] = {}
-    for key, by in counties.items():
-        if len(key) == 2:
-            for name, code in by.items():
-                _add(all_counties, code.removeprefix("short:"), name, True, ranks)
+                    for spellings in (counties.setdefault(code[:4], {}),
+                                      counties.setdefault(province_code, {}), all_counties):
+                        _add(spellings, code, name, current, ranks)
     lengths: dict[str, set[int]] = {}
     for name in [*provinces, *all_prefectures, *all_counties]:
         lengths.setdefault(name[:2], set()).add(len(name))
