@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinshu.vocab.address import parse
+from jinshu.vocab.address import HOUSE_NUMBER, parse
 from jinshu.vocab.hanzi import fold, syllables
 
 INPUT_COLUMNS = ("record_id", "source_dataset", "name", "birth_date", "address")
@@ -37,7 +37,6 @@ OUTPUT_COLUMNS = ("record_id", "source_dataset", "name_norm", "name_chars", "nam
                   "birth_date", "addr_county", "addr_rest")
 _SEPARATORS = str.maketrans("", "", "·•・.-")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*[-/.月]?\s*(\d{1,2})\s*日?(?:T?\d{1,2}:\d{2}.*)?")
-_HOUSE_NUMBER = r"(?P<number>[0-9０-９]+)\s*[号號]?\s*$"  # as jinshu.vocab.address reads it
 
 
 def comparable(records: pd.DataFrame) -> pd.DataFrame:
@@ -124,9 +123,9 @@ def _address_columns(column: pd.Series) -> tuple[pa.Array, pa.Array]:
     text = _arrow(column)
     if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
         text = pc.cast(text, pa.large_string())
-    number = pc.struct_field(pc.extract_regex(text, _HOUSE_NUMBER), [0])
+    number = pc.struct_field(pc.extract_regex(text, HOUSE_NUMBER), [0])
     number = pc.utf8_normalize(pc.fill_null(number, ""), "NFKC")
-    head = pc.replace_substring_regex(text, _HOUSE_NUMBER, "")
+    head = pc.replace_substring_regex(text, HOUSE_NUMBER, "")
     county, rest = _each_distinct(head, _head_parts, 2)
     rest = pc.binary_join_element_wise(rest, pc.cast(number, pa.large_string()),
                                        pa.scalar("", pa.large_string()))

@@ -24,7 +24,8 @@ from jinshu.vocab.hanzi import fold
 _SPAN = re.compile(r"\[\d{0,4}-\d{0,4}\]")
 _SUFFIX = re.compile(  # what a short form drops: 'X族' runs before 自治, then the level's word
     r"(?:(?:[\u4e00-\u9fff]{1,2}族)+)?(?:特别行政区|自治区|自治州|自治县|自治旗|地区|特区|省|市|盟|县|区|旗)$")
-_NUMBER = re.compile(r"(?P<number>[0-9０-９]+)\s*[号號]?\s*$")  # the house number, when the address ends with it
+HOUSE_NUMBER = r"(?P<number>[0-9０-９]+)\s*[号號]?\s*$"  # ends an address; RE2 reads it alike
+_NUMBER = re.compile(HOUSE_NUMBER)
 _STREET_WORD = ("大街", "大道", "街", "路", "道", "巷", "胡同", "里", "村", "号")
 _PLACEHOLDERS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
