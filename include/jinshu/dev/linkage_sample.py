@@ -23,7 +23,7 @@ The same size and seed always give the same records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -108,24 +108,25 @@ def linkage_sample(records: int, seed: int = 0) -> LinkageSample:
 
 def _perturb(name: str, birth: str, address: str, rng: np.random.Generator
              ) -> tuple[str, str, str, list[str]]:
-    planted = []
-    change = _draw(NAME_CHANGES, rng)
-    if change:
-        changed = _NAME_CHANGERS[change](name, rng)
-        if changed != name:
-            name = changed
-            planted.append(f"name:{change}")
+    planted: list[str] = []
+    name = _change("name", name, NAME_CHANGES, _NAME_CHANGERS, rng, planted)
     year, month, day = birth.split("-")
     if month != day and int(day) <= 12 and rng.random() < DATE_SWAP:
         birth = f"{year}-{day}-{month}"
         planted.append("date:swap")
-    change = _draw(ADDRESS_CHANGES, rng)
-    if change:
-        changed = _ADDRESS_CHANGERS[change](address, rng)
-        if changed != address:
-            address = changed
-            planted.append(f"address:{change}")
+    address = _change("address", address, ADDRESS_CHANGES, _ADDRESS_CHANGERS, rng, planted)
     return name, birth, address, planted
+
+
+def _change(field: str, value: str, choices: Sequence[tuple[str, float]],
+            changers: dict[str, Callable[[str, np.random.Generator], str]],
+            rng: np.random.Generator, planted: list[str]) -> str:
+    """One change drawn from ``choices`` (or none), recorded in ``planted`` when it changed anything."""
+    kind = _draw(choices, rng)
+    changed = changers[kind](value, rng) if kind else value
+    if changed != value:
+        planted.append(f"{field}:{kind}")
+    return changed
 
 
 def _draw(choices: Sequence[tuple[str, float]], rng: np.random.Generator) -> str | None:
