@@ -13,11 +13,15 @@ Fellegi-Sunter model scores the candidate pairs that the blocking rules let thro
   records give about a million candidate pairs;
 - comparisons: name (exact, with term-frequency adjustment so that 王伟 = 王伟 weighs
   less than 欧阳明轩 = 欧阳明轩; same characters in another order; same sound; one
-  character apart), birth date (exact, with term frequencies; day and month swapped; one
-  digit apart; same year), address (same county and street; same street; same county);
+  character apart), birth date (exact, with term frequencies; day and month swapped),
+  address (same county, street and number; same street and number; same county only);
 - parameters trained on the records themselves, without labels: u by random sampling
-  (fixed seed), m by expectation maximisation on two blockings (same birth date: name and
-  address; same address: name and birth date), the prior from two deterministic rules.
+  (fixed seed), m by expectation maximisation on two small blockings (same birth date and
+  name sound teaches the address; same address teaches name and birth date), the prior
+  from two deterministic rules. One choice is fixed, not learned: an address that agrees
+  on no more than the county is rare for one person (:data:`ADDRESS_DISAGREES_M`), so a
+  common name with the same birth date at another address goes to review, not to the
+  matches. The same records give the same pairs (probabilities equal to about 1e-15).
 
 Pairs at ``match_threshold`` or above are matches; pairs from ``review_threshold`` up to it
 are the uncertain band, for a person to review, never counted as matches. Only pairs across
@@ -53,6 +57,8 @@ _DAY_MONTH_SWAPPED = ("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4)"
 
 @dataclass(frozen=True)
 class LinkResult:
+    """Pairs with ``_l`` from the dataset whose name sorts first; highest probability first."""
+
     matches: pd.DataFrame  # PAIR_COLUMNS, match_probability >= match_threshold
     uncertain: pd.DataFrame  # PAIR_COLUMNS, review_threshold <= match_probability < match_threshold
     match_threshold: float
