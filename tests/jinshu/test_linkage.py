@@ -135,6 +135,19 @@ def test_bad_input_is_refused_with_the_fix_and_without_a_value():
         link(good, match_threshold=0.5, review_threshold=0.9)
 
 
+def test_three_datasets_are_linked_pair_by_pair():
+    sample = linkage_sample(1200, seed=2)
+    records = sample.records.copy()
+    second = records.index[records["source_dataset"] == RIGHT]
+    records.loc[second[::2], "source_dataset"] = "minimum_living_allowance"
+    result = link(records, match_threshold=MATCH, review_threshold=REVIEW)
+    assert result.records == {LEFT: 600, "minimum_living_allowance": 300, RIGHT: 300}
+    found = pairs(result.matches)
+    assert len(found & pairs(sample.truth)) >= 0.95 * len(sample.truth) and len(found) <= len(sample.truth)
+    kinds = set(zip(result.matches["source_dataset_l"], result.matches["source_dataset_r"], strict=True))
+    assert kinds == {(LEFT, "minimum_living_allowance"), (LEFT, RIGHT)}
+
+
 def test_one_dataset_has_nothing_to_link_across():
     one = linkage_sample(20, seed=1).records.assign(source_dataset="only")
     result = link(one, match_threshold=MATCH, review_threshold=REVIEW)

@@ -108,6 +108,7 @@ def _score(frame: pd.DataFrame, datasets: list[str], floor: float, seconds: dict
     tick = time.perf_counter()
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # no bars in task logs
         tables = [frame[frame["source_dataset"] == name].reset_index(drop=True) for name in datasets]
         linker = Linker(tables, _settings(), DuckDBAPI(con), input_table_aliases=datasets,
                         set_up_basic_logging=False)
