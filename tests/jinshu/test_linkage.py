@@ -38,7 +38,7 @@ def pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(frame["record_id_l"], frame["record_id_r"], strict=True))
 
 
-def test_planted_near_duplicates_are_found_with_precision_and_recall(sample, result, capsys):
+def test_planted_near_duplicates_are_found_with_precision_and_recall(sample, result, record_property):
     truth, found = pairs(sample.truth), pairs(result.matches)
     hits = len(found & truth)
     precision, recall = hits / len(found), hits / len(truth)
@@ -46,13 +46,13 @@ def test_planted_near_duplicates_are_found_with_precision_and_recall(sample, res
                                   kind=sample.truth["kinds"].str.split(",")).explode("kind")
     by_kind = planted.groupby("kind")["hit"].agg(["size", "mean"])
     uncertain = pairs(result.uncertain)
-    with capsys.disabled():
-        print(f"\nlinkage on {sum(result.records.values()):,} labelled records "
-              f"({len(truth):,} true pairs): precision {precision:.4f}, recall {recall:.4f} "
-              f"at p >= {MATCH} ({len(found):,} matches); uncertain band {REVIEW} <= p < {MATCH}: "
-              f"{len(uncertain):,} pairs, {len(uncertain & truth)} of them true, for review")
-        print("recall by planted change: " + ", ".join(
-            f"{kind} {row['mean']:.3f} ({int(row['size'])})" for kind, row in by_kind.iterrows()))
+    record_property("figure", (
+        f"linkage on {sum(result.records.values()):,} labelled records ({len(truth):,} true pairs): "
+        f"precision {precision:.4f}, recall {recall:.4f} at p >= {MATCH} ({len(found):,} matches); "
+        f"uncertain band {REVIEW} <= p < {MATCH}: {len(uncertain):,} pairs, "
+        f"{len(uncertain & truth)} of them true, for review\n"
+        "linkage recall by planted change: " + ", ".join(
+            f"{kind} {row['mean']:.3f} ({int(row['size'])})" for kind, row in by_kind.iterrows())))
     assert sum(result.records.values()) == len(sample.records) >= 10_000
     assert result.records == {LEFT: RECORDS // 2, RIGHT: RECORDS // 2}
     assert precision >= 0.99 and recall >= 0.95
