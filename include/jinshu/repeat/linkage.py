@@ -8,13 +8,14 @@ Fellegi-Sunter model scores the candidate pairs that the blocking rules let thro
 
 - blocking (a pair is scored when any rule holds): same birth date and name sound; same
   birth date and street + number (whatever the county is written as); same name sound,
-  birth year and county (a swapped day and month); same county, street, number and birth
-  year (a typo in the name with a swapped date). Each is an equi-join: 1,000,000 generated
+  birth year, street and number (a swapped day and month); same county, street, number
+  and birth year (a typo in the name with a swapped date). Each is an equi-join: 1,000,000 generated
   records give about a million candidate pairs;
 - comparisons: name (exact, with term-frequency adjustment so that 王伟 = 王伟 weighs
   less than 欧阳明轩 = 欧阳明轩; same characters in another order; same sound; one
   character apart), birth date (exact, with term frequencies; day and month swapped),
-  address (same county, street and number; same street and number; same county only);
+  address (same street and number, the county the same or not given (城区 alone names a
+  district in two cities); same street and number in another county; same county only);
 - parameters trained on the records themselves, without labels: u by random sampling
   (fixed seed), m by expectation maximisation on two small blockings (same birth date and
   name sound teaches the address; same address teaches name and birth date), the prior
@@ -155,8 +156,9 @@ def _settings():
     address = CustomComparison([
         cll.CustomLevel("addr_rest_l IS NULL OR addr_rest_r IS NULL", "no street").configure(
             is_null_level=True),
-        cll.CustomLevel("addr_county_l = addr_county_r AND addr_rest_l = addr_rest_r",
-                        "same county, street and number"),
+        cll.CustomLevel("addr_rest_l = addr_rest_r AND (addr_county_l = addr_county_r"
+                        " OR addr_county_l IS NULL OR addr_county_r IS NULL)",
+                        "same street and number, the county the same or not given"),
         cll.ExactMatchLevel("addr_rest"),
         cll.ExactMatchLevel("addr_county").configure(m_probability=ADDRESS_DISAGREES_M,
                                                      fix_m_probability=True),
@@ -169,7 +171,7 @@ def _settings():
         blocking_rules_to_generate_predictions=[
             block_on("birth_date", "name_sound"),
             block_on("birth_date", "addr_rest"),
-            block_on("name_sound", _BIRTH_YEAR, "addr_county"),
+            block_on("name_sound", _BIRTH_YEAR, "addr_rest"),
             block_on("addr_county", "addr_rest", _BIRTH_YEAR),
         ],
         retain_matching_columns=False,

@@ -27,6 +27,8 @@ _SUFFIX = re.compile(  # what a short form drops: 'X族' runs before 自治, the
 HOUSE_NUMBER = r"(?P<number>[0-9０-９]+)\s*[号號]?\s*$"  # ends an address; RE2 reads it alike
 _NUMBER = re.compile(HOUSE_NUMBER)
 _STREET_WORD = ("大街", "大道", "街", "路", "道", "巷", "胡同", "里", "村", "号")
+HOME_PROVINCE = "14"  # Shanxi: a short spelling that other provinces share too is read as Shanxi's
+_AMBIGUOUS = "?"  # a spelling of two divisions: the text is a division, which one is unknown
 _PLACEHOLDERS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
 
@@ -48,6 +50,10 @@ def parse(text: str) -> Address:
     Address(province='14', prefecture='1401', county='', rest='迎泽大街12')
     >>> parse("小店區迎澤大街12號").county
     '140105'
+    >>> parse("矿区东大街36号").county, parse("郊区东大街36号").county  # current, then Shanxi's
+    ('140303', '140311')
+    >>> parse("城区朝阳街45号"), parse("晋城城区朝阳街45号").county  # 阳泉's or 晋城's
+    (Address(province='', prefecture='', county='', rest='朝阳街45'), '140502')
     >>> parse("北京市東城區王府井大街1号")
     Address(province='11', prefecture='', county='110101', rest='王府井大街1')
     >>> parse("")
@@ -71,12 +77,13 @@ def _parse_head(text: str) -> Address:
     province, text = _take(text, gazetteer.provinces, gazetteer.lengths)
     prefectures = gazetteer.prefectures.get(province, gazetteer.all_prefectures)
     prefecture, text = _take(text, prefectures, gazetteer.lengths)
-    if prefecture:
+    if prefecture and prefecture != _AMBIGUOUS:
         province = prefecture[:2]
         counties = gazetteer.counties.get(prefecture, {})
     else:
         counties = gazetteer.counties.get(province, gazetteer.all_counties)
     county, text = _take(text, counties, gazetteer.lengths)
+    prefecture, county = prefecture.replace(_AMBIGUOUS, ""), county.replace(_AMBIGUOUS, "")
     if county:
         prefecture = prefecture or _prefecture_of(county, gazetteer)
         province = province or county[:2]
@@ -164,7 +171,7 @@ def _names(label: str) -> list[tuple[str, bool]]:
     out = []
     for i, part in enumerate(parts):
         span = _SPAN.match(part)
-        current = i == len(parts) - 1 and (span is None or part[span.end() - 1] == "-")
+        current = i == len(parts) - 1 and (span is None or span.group().endswith("-]"))
         if name := _SPAN.sub("", part):
             out.append((name, current))
     return out
@@ -173,15 +180,19 @@ def _names(label: str) -> list[tuple[str, bool]]:
 def _add(spellings: dict[str, str], code: str, name: str, current: bool,
          ranks: dict[tuple[int, str], tuple[bool, bool]]) -> None:
     """Record ``name`` and its short form for ``code``. Of two divisions spelled alike, a full
-    name wins over a short form, then a current one over a former one."""
+    name wins over a short form, then a current one over a former one, then Shanxi's; two
+    alike on all three (城区 of 阳泉 and of 晋城) leave the spelling ambiguous."""
     if not name:
         return
     short = short_form(name)
     for spelling, is_short in ((name, False), (short, True)):
         if is_short and short == name:
             continue
-        rank = (not is_short, current)
+        rank = (not is_short, current, code.startswith(HOME_PROVINCE))
         key = (id(spellings), spelling)
-        if spelling not in spellings or rank > ranks[key]:
+        known = spellings.get(spelling)
+        if known is None or rank > ranks[key]:
             spellings[spelling] = ("short:" if is_short else "") + code
             ranks[key] = rank
+        elif rank == ranks[key] and known.removeprefix("short:") != code:
+            spellings[spelling] = ("short:" if is_short else "") + _AMBIGUOUS
