@@ -45,7 +45,7 @@ from jinshu.repeat.normalize import comparable
 PAIR_COLUMNS = ("record_id_l", "record_id_r", "source_dataset_l", "source_dataset_r",
                 "match_probability")
 SEED = 42  # u sampling: the same records give the same model
-U_SAMPLE_PAIRS = 2_000_000
+U_SAMPLE_PAIRS = 1_000_000
 PRIOR_RECALL = 0.9  # of the true pairs, the share the prior's deterministic rules are taken to find
 # Of the records of one person, the share whose street differs (fixed, not learned): name and birth
 # date that agree with another street are a look-alike or a move, for a person to review.
@@ -189,6 +189,6 @@ def _train(linker) -> None:
     # Two small blockings, so training stays cheap at a million records: pairs that agree on
     # birth date and name sound teach the address; pairs at the same address teach name and date.
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_date", "name_sound"))
+        block_on("birth_date", "name_sound"), estimate_without_term_frequencies=True)
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("addr_county", "addr_rest"))
+        block_on("addr_county", "addr_rest"), estimate_without_term_frequencies=True)
