@@ -61,8 +61,8 @@ def comparable(records: pd.DataFrame) -> pd.DataFrame:
     derived = {"name_norm": name_norm, "name_chars": name_chars, "name_sound": name_sound,
                "birth_date": birth_date, "addr_county": county, "addr_rest": rest}
     return pd.DataFrame({
-        "record_id": records["record_id"].astype("str").to_numpy(),
-        "source_dataset": records["source_dataset"].astype("str").to_numpy(),
+        "record_id": records["record_id"].astype("str").reset_index(drop=True),
+        "source_dataset": records["source_dataset"].astype("str").reset_index(drop=True),
         **{name: array.to_pandas() for name, array in derived.items()}})
 
 
