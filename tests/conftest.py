@@ -40,6 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Figures tests record with ``record_property("figure", text)``, printed after the run
+    (also under xdist, whose workers' own output is not shown)."""
+    figures = [value for report in terminalreporter.stats.get("passed", [])
+               for name, value in report.user_properties if name == "figure"]
+    if figures:
+        terminalreporter.section("figures")
+        for figure in figures:
+            terminalreporter.write_line(figure)
+
+
 @pytest.fixture(scope="session")
 def contracts() -> dict[str, Contract]:
     return load_catalog(DEFAULT_CATALOG_DIR)
