@@ -238,6 +238,7 @@ def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     protection = protector(settings)
     try:
         records = protection.protect(workspace.load(work / "deduped.arrow"), contract)
+        records = records.drop(columns=[f.name for f in contract.taken_fields])  # not stored here
         rejected = pd.concat([workspace.load(work / "rejected_read.arrow"),
                               workspace.load(work / "rejected_rules.arrow")], ignore_index=True)
         rejected["original"] = crypto.seal_originals(
