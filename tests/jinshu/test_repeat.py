@@ -32,7 +32,8 @@ from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog, load_concepts
 from jinshu.cli import app
 from jinshu.dev.generate import generate_frame, render_extract
-from jinshu.evolve.migrate import AUDIT_ACTION as MIGRATED, SchemaOutOfDate, migrate
+from jinshu.evolve.migrate import AUDIT_ACTION as MIGRATED
+from jinshu.evolve.migrate import SchemaOutOfDate, migrate
 from jinshu.open import publisher
 from jinshu.protect import keys
 from jinshu.repeat import detect, notices
