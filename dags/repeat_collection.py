@@ -38,15 +38,15 @@ def repeat_collection():
         return tasks.detect_repeat_collection()
 
     @task
-    def send_findings_back(run_id: str) -> dict[str, int]:
-        return tasks.send_repeat_findings_back(run_id)
+    def send_findings_back(detection: str) -> dict[str, int]:
+        return tasks.send_repeat_findings_back(detection)
 
     @task
-    def report_repeat_collection(run_id: str) -> str:
-        return tasks.report_repeat_collection(run_id)
+    def report_repeat_collection(detection: str) -> str:
+        return tasks.report_repeat_collection(detection)
 
-    run_id = detect_repeat_collection()
-    send_findings_back(run_id) >> report_repeat_collection(run_id)
+    detection = detect_repeat_collection()  # the detection run's id
+    send_findings_back(detection) >> report_repeat_collection(detection)
 
 
 repeat_collection()

@@ -193,7 +193,8 @@ STORED = StoredTable(
 
 
 @pytest.mark.parametrize(("change", "says"), [
-    (lambda d: d.update(natural_key=["id_number", "name"]),
+    (lambda d: (d.update(natural_key=["id_number", "name"]),  # no longer one record per person:
+                [f.pop("authority", None) for f in d["fields"]]),  # not an authority either
      "dataset household_registration: the natural key changes from (id_number) to (id_number, name)"),
     (lambda d: field_of(d, "registered_on").update(type="string"),
      "dataset household_registration, field registered_on: its type changes from date to string"),
@@ -249,7 +250,7 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
     with engine.begin() as conn:  # as the store was before: no version table, none of the
         conn.exec_driver_sql("DROP TABLE alembic_version")  # tables added by later revisions
         for later in ("retired_fields", "key_checks", "principals", "exchange_requests",
-                      "exchange_access"):
+                      "exchange_access", "repeat_runs", "repeat_findings", "repeat_notices"):
             conn.exec_driver_sql(f"DROP TABLE {later}")
         conn.exec_driver_sql("DROP INDEX ix_batches_file_ref")
         conn.exec_driver_sql("ALTER TABLE batches DROP COLUMN file_ref")
@@ -259,6 +260,8 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
         assert governance_revision(conn) == head_revision()
         assert conn.exec_driver_sql("SELECT count(*) FROM batches").scalar() == batches_before == 1
         assert sa.inspect(conn).has_table("retired_fields")
+        assert all(sa.inspect(conn).has_table(t) for t in ("repeat_runs", "repeat_findings",
+                                                           "repeat_notices"))
     assert len(stored(settings, contracts)) == 15
 
 

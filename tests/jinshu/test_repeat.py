@@ -176,6 +176,18 @@ def test_planted_overlaps_and_conflicts_are_found_with_exact_counts(settings, co
     assert not any(name in entry.details for name in names)  # counts and ids, never values
 
 
+def test_a_concept_encrypted_on_one_side_only_is_counted_but_not_compared(tmp_path):
+    folder = tmp_path / "catalog"
+    contracts = changed_catalog(folder, SOCIAL_FILE, lambda doc: next(
+        f for f in doc["fields"] if f["name"] == "name").update(sensitivity="sensitive_personal"))
+    settings = make_settings(tmp_path / "home")  # SQLite
+    ingest_planted(settings, contracts)
+    run_detection(settings, contracts, "run-1", catalog_dir=folder)
+    found = findings(settings, "run-1")
+    assert found[(SOCIAL, "person.name")] == (35, 25, None, False)  # blind index vs clear name
+    assert found[(ALLOWANCE, "person.name")] == (15, 12, 1, False)
+
+
 def test_a_run_repeated_under_its_id_replaces_its_findings(settings, contracts):
     ingest_planted(settings, contracts)
     first = run_detection(settings, contracts, "run-1")

@@ -17,8 +17,7 @@ Refused at load, each naming the file(s), the field and the fix (docs/regulation
 an unknown concept, a concept about another kind of subject, a second authority, one
 concept in two fields of a dataset, a concept on the subject key (the key is the link),
 an authority holding more than one record per subject, a field taken from a concept
-without authority, a holder whose type or encryption differs from the authority's, and a
-taken field that is required, part of the natural key, collected on consent, or read by
+without authority, a holder whose type differs from the authority's, and a taken field that is required, part of the natural key, collected on consent, or read by
 a cross-field check (its values are never in the batch).
 """
 
@@ -136,10 +135,6 @@ def source_of(contracts: dict[str, Contract], contract: Contract, field: str) ->
     return found
 
 
-def _encrypted(spec: FieldSpec) -> bool:
-    return spec.sensitivity == "sensitive_personal"
-
-
 # --- load-time rules --------------------------------------------------------------------------
 
 
@@ -242,7 +237,3 @@ def _check_holder(file: str, contract: Contract, f: FieldSpec,
         raise ContractError(file, f.name, f"concept '{f.concept}' is type {f.type} here but "
                             f"{source.type} at its authority ({where})",
                             f"declare type: {source.type}, as the authority does")
-    if _encrypted(f) != _encrypted(source):
-        raise ContractError(file, f.name, f"concept '{f.concept}' is {f.sensitivity} here but "
-                            f"{source.sensitivity} at its authority ({where}): one is encrypted at "
-                            "rest and the other not", "give both fields the same sensitivity")

@@ -12,7 +12,8 @@ authority's table is hashed once however many departments collect from it. A
 dataset with several records per subject (social insurance: one per insurance
 type) is first reduced to one row per subject with its least and greatest value:
 the subject conflicts when either differs from the authority's. Encrypted values
-compare by blind index (the same keyed HMAC in every dataset); nothing is
+compare by blind index (the same keyed HMAC in every dataset); a concept encrypted
+on one side only is counted but not compared (``conflicts`` null). Nothing is
 decrypted, and only counts leave the database.
 
 A run is stored under its id with when it ran (``repeat_runs``, ``repeat_findings``;
@@ -68,29 +69,42 @@ class Finding:
                 "uncertain": self.uncertain, "found_at": now}
 
 
+def _sealed(spec: FieldSpec) -> bool:
+    return spec.sensitivity == policy.ENCRYPTED
+
+
 def _compared(contract: Contract, spec: FieldSpec) -> str:
     """The column values are compared on: the blind index of an encrypted field."""
-    if spec.sensitivity == policy.ENCRYPTED:
-        return policy.blind_index_column(contract, spec.name)
-    return spec.name
+    return policy.blind_index_column(contract, spec.name) if _sealed(spec) else spec.name
+
+
+def comparable(overlap: Overlap) -> bool:
+    """Values compare only where both sides are encrypted (blind indexes) or both clear."""
+    return _sealed(overlap.holder.field) == _sealed(overlap.authority.field)
 
 
 def _probe(contract: Contract, held: list[Overlap], layout: list[tuple[str, sa.types.TypeEngine]]
            ) -> sa.Select:
-    """One row per subject of ``contract``: ``collector, subject, lo_i, hi_i`` for each concept
-    of the layout (null where it does not collect it; a taken field is not collected)."""
+    """One row per subject of ``contract``: ``collector, subject`` and, for each concept of the
+    layout, ``has_i`` (1: a value here), ``lo_i``/``hi_i`` (its least and greatest value, null
+    when there is nothing to compare). A taken field is not collected."""
     table = dataset_table(contract)
     one_per_subject = policy.key_columns(contract) == [SUBJECT_KEY]
     mine = {o.concept: o for o in held if not o.takes}
     columns: list[sa.ColumnElement] = [sa.cast(sa.literal(contract.id), sa.String(64)).label("collector"),
                                        table.c[SUBJECT_KEY].label("subject")]
     for i, (concept, type_) in enumerate(layout):
+        low = high = sa.cast(sa.null(), type_)
+        has: sa.ColumnElement = sa.literal_column("0")
         if concept in mine:
             value = table.c[_compared(contract, mine[concept].holder.field)]
-            low, high = (value, value) if one_per_subject else (sa.func.min(value), sa.func.max(value))
-        else:
-            low = high = sa.cast(sa.null(), type_)
-        columns += [low.label(f"lo_{i}"), high.label(f"hi_{i}")]
+            has = sa.case((value.is_not(None), 1), else_=0)
+            if not one_per_subject:
+                has = sa.func.max(has)
+            if comparable(mine[concept]):
+                low, high = ((value, value) if one_per_subject
+                             else (sa.func.min(value), sa.func.max(value)))
+        columns += [has.label(f"has_{i}"), low.label(f"lo_{i}"), high.label(f"hi_{i}")]
     query = sa.select(*columns).where(table.c[SUBJECT_KEY].is_not(None), *current_rows(table))
     return query if one_per_subject else query.group_by(table.c[SUBJECT_KEY])
 
@@ -110,7 +124,7 @@ def measure_query(authority: Contract, held: list[Overlap]) -> tuple[sa.Select, 
     for i, (concept, _) in enumerate(layout):
         low, high = probe.c[f"lo_{i}"], probe.c[f"hi_{i}"]
         theirs = target.c[_compared(authority, sources[concept])]
-        both = sa.and_(low.is_not(None), theirs.is_not(None))
+        both = sa.and_(probe.c[f"has_{i}"] == 1, theirs.is_not(None))
         differ = sa.and_(both, sa.or_(low != theirs, high != theirs))
         columns += [sa.func.count(sa.case((both, 1))).label(f"twice_{i}"),
                     sa.func.count(sa.case((differ, 1))).label(f"conflicts_{i}")]
@@ -132,9 +146,9 @@ def measure(conn: Connection, contracts: dict[str, Contract],
             row, i = counts.get(o.holder.contract.id), concepts.index(o.concept)
             if row is None:  # the collecting dataset holds no subject yet
                 out.append(Finding(o, EXACT, 0, 0, 0))
-            else:
+            else:  # values encrypted on one side only are counted, not compared
                 out.append(Finding(o, EXACT, row.subjects, row._mapping[f"twice_{i}"],
-                                   row._mapping[f"conflicts_{i}"]))
+                                   row._mapping[f"conflicts_{i}"] if comparable(o) else None))
     return out
 
 
