@@ -17,8 +17,9 @@ Refused at load, each naming the file(s), the field and the fix (docs/regulation
 an unknown concept, a concept about another kind of subject, a second authority, one
 concept in two fields of a dataset, a concept on the subject key (the key is the link),
 an authority holding more than one record per subject, a field taken from a concept
-without authority, a holder whose type differs from the authority's, and a taken field that is required, part of the natural key, collected on consent, or read by
-a cross-field check (its values are never in the batch).
+without authority, a holder whose type differs from the authority's, and a taken field
+that is required, part of the natural key, collected on consent, or read by a
+cross-field check (its values are never in the batch).
 """
 
 from __future__ import annotations
