@@ -6,12 +6,14 @@ matched by the keyed pseudonym of their ID number or USCC (``_subject_key``),
 never by a clear identifier — and how many of them carry a value that differs
 from the authority's (docs/regulation.md#repeat-across-departments).
 
-SQL does the work, in the store: one left join on the subject key per authority,
-every dataset holding its concepts probing it at once (``UNION ALL``), so the
-authority's table is hashed once however many departments collect from it. A
-dataset with several records per subject (social insurance: one per insurance
-type) is first reduced to one row per subject with its least and greatest value:
-the subject conflicts when either differs from the authority's. Encrypted values
+SQL does the work, in the store: one left join on the subject key per collecting
+dataset and authority, every concept it collects of that authority counted in the
+same pass (a ``UNION ALL`` of all collectors of one authority, hashing it once, was
+measured slower: wide padded rows spill the join). A dataset whose natural key allows
+several records per subject (social insurance: one per insurance type) and holds some
+keeps per subject the greatest of each record's flags: a subject conflicts when any of
+its records does. Whether it holds any is asked first, over its natural-key index; one
+that holds none is counted record by record, like a dataset keyed by its subject. Encrypted values
 compare by blind index (the same keyed HMAC in every dataset); a concept encrypted
 on one side only is counted but not compared (``conflicts`` null). Nothing is
 decrypted, and only counts leave the database.
@@ -37,7 +39,7 @@ from jinshu.govern import audit
 from jinshu.protect import policy
 from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.repeat.authority import current_rows
-from jinshu.repeat.overlap import Overlap, by_authority, overlaps
+from jinshu.repeat.overlap import Overlap, by_pair, overlaps
 from jinshu.store.tables import dataset_table, repeat_findings, repeat_runs
 
 log = logging.getLogger(__name__)
@@ -83,72 +85,71 @@ def comparable(overlap: Overlap) -> bool:
     return _sealed(overlap.holder.field) == _sealed(overlap.authority.field)
 
 
-def _probe(contract: Contract, held: list[Overlap], layout: list[tuple[str, sa.types.TypeEngine]]
-           ) -> sa.Select:
-    """One row per subject of ``contract``: ``collector, subject`` and, for each concept of the
-    layout, ``has_i`` (1: a value here), ``lo_i``/``hi_i`` (its least and greatest value, null
-    when there is nothing to compare). A taken field is not collected."""
+def several_records_per_subject(conn: Connection, contract: Contract) -> bool:
+    """Whether some subject has two records here: never for a dataset keyed by its subject
+    alone; otherwise asked of the store, over the natural-key index (it stops at the first)."""
+    if tuple(contract.natural_key) == (contract.subject_key,):
+        return False
     table = dataset_table(contract)
-    one_per_subject = policy.key_columns(contract) == [SUBJECT_KEY]
-    mine = {o.concept: o for o in held if not o.takes}
-    columns: list[sa.ColumnElement] = [sa.cast(sa.literal(contract.id), sa.String(64)).label("collector"),
-                                       table.c[SUBJECT_KEY].label("subject")]
-    for i, (concept, type_) in enumerate(layout):
-        low = high = sa.cast(sa.null(), type_)
-        has: sa.ColumnElement = sa.literal_column("0")
-        if concept in mine:
-            value = table.c[_compared(contract, mine[concept].holder.field)]
-            has = sa.case((value.is_not(None), 1), else_=0)
-            if not one_per_subject:
-                has = sa.func.max(has)
-            if comparable(mine[concept]):
-                low, high = ((value, value) if one_per_subject
-                             else (sa.func.min(value), sa.func.max(value)))
-        columns += [has.label(f"has_{i}"), low.label(f"lo_{i}"), high.label(f"hi_{i}")]
-    query = sa.select(*columns).where(table.c[SUBJECT_KEY].is_not(None), *current_rows(table))
-    return query if one_per_subject else query.group_by(table.c[SUBJECT_KEY])
+    twice = (sa.select(table.c[SUBJECT_KEY]).where(table.c[SUBJECT_KEY].is_not(None),
+                                                  *current_rows(table))
+             .group_by(table.c[SUBJECT_KEY]).having(sa.func.count() > 1))
+    return bool(conn.execute(sa.select(sa.exists(twice))).scalar())
 
 
-def measure_query(authority: Contract, held: list[Overlap]) -> tuple[sa.Select, list[str]]:
-    """The one query measuring every dataset that holds a concept of ``authority``, and the
-    concepts in the order of its ``twice_i``/``conflicts_i`` columns."""
-    sources = {o.concept: o.authority.field for o in held}
-    target = dataset_table(authority).alias("authority")
-    layout = [(concept, target.c[_compared(authority, spec)].type) for concept, spec in sources.items()]
-    collectors: dict[str, list[Overlap]] = {}
-    for o in held:
-        collectors.setdefault(o.holder.contract.id, []).append(o)
-    probes = [_probe(found[0].holder.contract, found, layout) for found in collectors.values()]
-    probe = (probes[0] if len(probes) == 1 else sa.union_all(*probes)).subquery("probe")
-    columns: list[sa.ColumnElement] = [probe.c.collector, sa.func.count().label("subjects")]
-    for i, (concept, _) in enumerate(layout):
-        low, high = probe.c[f"lo_{i}"], probe.c[f"hi_{i}"]
-        theirs = target.c[_compared(authority, sources[concept])]
-        both = sa.and_(probe.c[f"has_{i}"] == 1, theirs.is_not(None))
-        differ = sa.and_(both, sa.or_(low != theirs, high != theirs))
-        columns += [sa.func.count(sa.case((both, 1))).label(f"twice_{i}"),
-                    sa.func.count(sa.case((differ, 1))).label(f"conflicts_{i}")]
-    joined = probe.outerjoin(target, sa.and_(target.c[SUBJECT_KEY] == probe.c.subject,
-                                             *current_rows(target)))
-    query = sa.select(*columns).select_from(joined).group_by(probe.c.collector)
-    return query, [concept for concept, _ in layout]
+def measure_query(held: list[Overlap], grouped: bool) -> sa.Select:
+    """The query measuring one dataset against one authority, every concept it collects of it
+    in the same pass: ``subjects``, then ``twice_i`` and ``conflicts_i`` per collected overlap.
+
+    A left join on the subject key gives each record its flags (a value on both sides; a
+    value that differs). With one record per subject they are counted as they are;
+    ``grouped`` (several records per subject) keeps per subject the greatest of each flag
+    first: a subject conflicts when any of its records does.
+    """
+    collector, authority = held[0].holder.contract, held[0].authority.contract
+    mine, target = dataset_table(collector), dataset_table(authority).alias("authority")
+    flags: list[sa.ColumnElement] = []
+    for o in (o for o in held if not o.takes):
+        ours = mine.c[_compared(collector, o.holder.field)]
+        theirs = target.c[_compared(authority, o.authority.field)]
+        both = sa.and_(ours.is_not(None), theirs.is_not(None))
+        differ = sa.and_(both, ours != theirs) if comparable(o) else sa.false()
+        flags += [both, differ]
+    joined = mine.outerjoin(target, sa.and_(target.c[SUBJECT_KEY] == mine.c[SUBJECT_KEY],
+                                            *current_rows(target)))
+    where = [mine.c[SUBJECT_KEY].is_not(None), *current_rows(mine)]
+    names = [f"{kind}_{i // 2}" for i, kind in enumerate(["twice", "conflicts"] * (len(flags) // 2))]
+    if not grouped:
+        return sa.select(sa.func.count().label("subjects"),
+                         *(sa.func.count(sa.case((flag, 1))).label(n) for flag, n in zip(
+                             flags, names, strict=True))).select_from(joined).where(*where)
+    per_subject = sa.select(*(sa.func.max(sa.case((flag, 1), else_=0)).label(n) for flag, n in zip(
+        flags, names, strict=True))).select_from(joined).where(*where).group_by(
+        mine.c[SUBJECT_KEY]).subquery("per_subject")
+    return sa.select(sa.func.count().label("subjects"),
+                     *(sa.func.count(sa.case((per_subject.c[n] == 1, 1))).label(n) for n in names))
 
 
 def measure(conn: Connection, contracts: dict[str, Contract],
             found: list[Overlap] | None = None) -> list[Finding]:
-    """Exact findings for every overlap (taken ones included, with nothing collected)."""
+    """Exact findings for every overlap (taken ones included, with nothing collected): one
+    query per collecting dataset and authority."""
     found = overlaps(contracts) if found is None else found
     out = []
-    for authority_id, held in by_authority(found).items():
-        query, concepts = measure_query(contracts[authority_id], held)
-        counts = {row.collector: row for row in conn.execute(query)}
+    several: dict[str, bool] = {}
+    for held in by_pair(found).values():
+        collector = held[0].holder.contract
+        if collector.id not in several:
+            several[collector.id] = several_records_per_subject(conn, collector)
+        row = conn.execute(measure_query(held, several[collector.id])).one()
+        collected = [o for o in held if not o.takes]
         for o in held:
-            row, i = counts.get(o.holder.contract.id), concepts.index(o.concept)
-            if row is None:  # the collecting dataset holds no subject yet
-                out.append(Finding(o, EXACT, 0, 0, 0))
-            else:  # values encrypted on one side only are counted, not compared
-                out.append(Finding(o, EXACT, row.subjects, row._mapping[f"twice_{i}"],
-                                   row._mapping[f"conflicts_{i}"] if comparable(o) else None))
+            if o.takes:
+                out.append(Finding(o, EXACT, row.subjects, 0, 0))
+                continue
+            i = collected.index(o)  # values encrypted on one side only: counted, not compared
+            out.append(Finding(o, EXACT, row.subjects, row._mapping[f"twice_{i}"],
+                               row._mapping[f"conflicts_{i}"] if comparable(o) else None))
     return out
 
 

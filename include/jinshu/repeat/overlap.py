@@ -43,12 +43,13 @@ def overlaps(contracts: dict[str, Contract]) -> list[Overlap]:
             if h.role != "authority" and h.concept in sources]
 
 
-def by_authority(found: list[Overlap]) -> dict[str, list[Overlap]]:
-    """Overlaps grouped by the authority's dataset: one join per authority measures them all
+def by_pair(found: list[Overlap]) -> dict[tuple[str, str], list[Overlap]]:
+    """Overlaps grouped by (holding dataset, authority dataset): one join measures each group
     (a taken concept is measured as nothing collected)."""
-    out: dict[str, list[Overlap]] = {}
+    out: dict[tuple[str, str], list[Overlap]] = {}
     for overlap in found:
-        out.setdefault(overlap.authority.contract.id, []).append(overlap)
+        pair = (overlap.holder.contract.id, overlap.authority.contract.id)
+        out.setdefault(pair, []).append(overlap)
     return out
 
 
