@@ -6,7 +6,6 @@ the file of the first one too.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import yaml
 from jinshu.catalog import ContractError, load_catalog, load_concepts
 from jinshu.catalog.concepts import CONCEPTS_FILE, authorities
 from jinshu.settings import DEFAULT_CATALOG_DIR
+from tests.helpers import catalog_copy
 
 HOUSEHOLD = "sx_gongan/household_registration.yaml"
 SOCIAL = "sx_renshe/social_insurance_enrollment.yaml"
@@ -53,10 +53,7 @@ def edit(path: Path, change: Callable[[dict], None]) -> None:
 
 
 def catalog_with(tmp_path: Path, file: str, change: Callable[[dict], None]) -> Path:
-    folder = tmp_path / "catalog"
-    shutil.copytree(DEFAULT_CATALOG_DIR, folder)
-    edit(folder / file, change)
-    return folder
+    return catalog_copy(tmp_path / "catalog", file, change)
 
 
 def test_the_shipped_catalog_names_one_authority_per_concept(contracts):

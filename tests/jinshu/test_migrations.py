@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from typer.testing import CliRunner
@@ -24,11 +22,11 @@ from jinshu.dev.generate import generate_extract
 from jinshu.evolve.diff import StoredTable, diff
 from jinshu.evolve.migrate import AUDIT_ACTION, SchemaOutOfDate, migrate
 from jinshu.protect import keys
-from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
+from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema, governance_revision, head_revision
 from jinshu.store.tables import GOVERNANCE_TABLES, audit_log, metadata, retired_fields
-from tests.helpers import drop, ingest_file, stored_records, table_rows
+from tests.helpers import catalog_copy, drop, ingest_file, stored_records, table_rows
 
 DATASET = "household_registration"
 CONTRACT_FILE = Path("sx_gongan") / f"{DATASET}.yaml"
@@ -37,12 +35,7 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 def changed_catalog(folder: Path, change: Callable[[dict], None]) -> dict[str, Contract]:
     """A copy of the catalog with household_registration's contract changed by ``change``."""
-    shutil.copytree(DEFAULT_CATALOG_DIR, folder)
-    path = folder / CONTRACT_FILE
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(doc)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return load_catalog(folder)
+    return load_catalog(catalog_copy(folder, str(CONTRACT_FILE), change))
 
 
 def field_of(doc: dict, name: str) -> dict:

@@ -11,11 +11,7 @@ import io
 import json
 import re
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +20,6 @@ import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-import uvicorn
 import yaml
 from typer.testing import CliRunner
 
@@ -40,7 +35,6 @@ from jinshu.repeat import detect, notices
 from jinshu.repeat.overlap import overlaps, without_authority
 from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
 from jinshu.share import exchange, grants, principals
-from jinshu.share.api import create_app
 from jinshu.share.decision import Caller
 from jinshu.share.service import Exchange
 from jinshu.store.engine import engine_for
@@ -48,7 +42,7 @@ from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
 from jinshu.store.tables import audit_log, repeat_findings, repeat_notices
 from jinshu.vocab import mask
-from tests.helpers import drop, ingest_file, make_settings, table_rows
+from tests.helpers import catalog_copy, drop, ingest_file, make_settings, serving, table_rows
 
 HOUSEHOLD, SOCIAL, ALLOWANCE = ("household_registration", "social_insurance_enrollment",
                                 "minimum_living_allowance")
@@ -125,12 +119,7 @@ def run_detection(settings: Settings, contracts: dict[str, Contract], run_id: st
 
 def changed_catalog(folder: Path, dataset_file: str, change: Callable[[dict], None]
                     ) -> dict[str, Contract]:
-    shutil.copytree(DEFAULT_CATALOG_DIR, folder)
-    path = folder / dataset_file
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(doc)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return load_catalog(folder)
+    return load_catalog(catalog_copy(folder, dataset_file, change))
 
 
 def take_name_from_the_registry(doc: dict) -> None:
@@ -287,31 +276,6 @@ def test_switching_a_field_to_its_authority_drops_the_copy_and_closes_the_notice
     assert sent["person.name"].closed_run == "run-2"
     assert "now takes this concept from its authority" in sent["person.name"].close_reason
     assert sent["person.sex"].closed_at is None and sent["person.birth_date"].closed_at is None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(service: Exchange) -> Iterator[str]:
-    """The exchange API on uvicorn, on a free port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(lambda: service), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_the_exchange_serves_a_taken_field_from_its_authority(pg_url, tmp_path):
