@@ -177,6 +177,26 @@ def test_a_concept_encrypted_on_one_side_only_is_counted_but_not_compared(tmp_pa
     assert found[(ALLOWANCE, "person.name")] == (15, 12, 1, False)
 
 
+def test_records_without_a_subject_key_are_handed_to_probabilistic_matching(tmp_path, contracts):
+    """The hook for issue 13c: what it is given (never the records matched by key)."""
+    settings = make_settings(tmp_path / "home")  # SQLite
+    data = ingest_planted(settings, contracts)
+    engine = engine_for(settings.store_url)
+    with engine.begin() as conn:  # a record whose ID number was never sent: no pseudonym
+        conn.execute(sa.text(f"UPDATE ds_{SOCIAL} SET _subject_key = NULL WHERE _source_row = 32"))
+    with engine.connect() as conn:
+        records = detect.records_without_identifier(conn, contracts, overlaps(contracts))
+    assert list(records.columns) == ["record_id", "source_dataset", "name", "birth_date", "address"]
+    [(record_id, source, name, birth, address)] = records.itertuples(index=False)
+    row = data.social.iloc[30]  # file row 32: the header is row 1
+    assert (source, name, birth) == (SOCIAL, row["name"], row["birth_date"])
+    assert pd.isna(address)  # social insurance does not collect the address
+    assert record_id.startswith(f"{SOCIAL}/")
+    summary = run_detection(settings, contracts, "run-1")
+    assert summary.without_identifier == 1
+    assert findings(settings, "run-1")[(SOCIAL, "person.name")][:2] == (34, 25)  # one subject fewer
+
+
 def test_a_run_repeated_under_its_id_replaces_its_findings(settings, contracts):
     ingest_planted(settings, contracts)
     first = run_detection(settings, contracts, "run-1")
