@@ -15,7 +15,7 @@ export AIRFLOW__API__HOST ?= 127.0.0.1
 # code, so it acts for it); passwords are generated into $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin,sx_gongan:user,sx_minzheng:user,sx_renshe:user,sx_scjg:user,sx_weijian:user
 
-.PHONY: demo test bench bench-exchange bench-linkage openapi lint airflow install clean
+.PHONY: demo test bench bench-exchange bench-linkage bench-repeat openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,6 @@ bench-exchange: $(BIN)/activate
 
 bench-linkage: $(BIN)/activate
 	$(BIN)/python bench/linkage_bench.py
+
+bench-repeat: $(BIN)/activate
+	$(BIN)/python bench/repeat_bench.py

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,13 +16,14 @@ from types import SimpleNamespace
 import pandas as pd
 import psycopg
 import sqlalchemy as sa
+import yaml
 
 from jinshu import pipeline
 from jinshu.catalog import Contract
 from jinshu.govern import audit
 from jinshu.protect import crypto, keys, policy
 from jinshu.protect.keyring import Keyring
-from jinshu.settings import Settings
+from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
 from jinshu.store.tables import batches, quarantine
@@ -151,3 +156,44 @@ def fresh_buckets(s3_endpoint: str) -> dict[str, str]:
         client.create_bucket(Bucket=bucket)
         urls[role] = f"s3://{bucket}"
     return urls
+
+
+def catalog_copy(folder: Path, file: str, change: Callable[[dict], object]) -> Path:
+    """A copy of the shipped catalog in ``folder`` with one contract (``file``, relative to the
+    catalog, or ``concepts.yaml``) changed in place by ``change``; returns ``folder``."""
+    shutil.copytree(DEFAULT_CATALOG_DIR, folder)
+    path = folder / file
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(service) -> Iterator[str]:
+    """The exchange API (``jinshu.share.api``) over ``service`` on uvicorn, on a free port of
+    loopback; yields its base URL."""
+    import uvicorn
+
+    from jinshu.share.api import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(lambda: service), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

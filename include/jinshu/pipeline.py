@@ -11,7 +11,7 @@ follow ``dedup`` and run side by side; ``load`` waits for both.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jinshu.catalog import Contract
 from jinshu.ingest import stages
@@ -75,6 +75,7 @@ class Preflight:
     undeclared_columns: list[str]
     problems: list[dict]  # row, column, rule, detail, fix; in row order
     stages: tuple[str, ...]  # the registry stages run; the rest need the central store
+    columns: list[str] = field(default_factory=list)  # the fields the file has a column for
 
 
 # The stages whose rules need nothing but the file and the contract, with their pure cores.
@@ -89,7 +90,7 @@ def preflight(contract: Contract, name: str, data: bytes,
     Raises :class:`jinshu.collect.read.UnreadableFile` or a conform error for a file
     that would be quarantined whole.
     """
-    from jinshu.collect.conform import conform, header_score
+    from jinshu.collect.conform import conform, fold, header_map, header_score
     from jinshu.collect.read import ROW
     from jinshu.collect.rules import check_rows
     from jinshu.ingest.isolate import read_capped
@@ -114,5 +115,8 @@ def preflight(contract: Contract, name: str, data: bytes,
                   "fix": "send each record once (this one would be counted as a duplicate)"}
                  for r in repeats[ROW]]
     problems.sort(key=lambda p: (p["row"], p["column"] or ""))
+    known = header_map(contract)
+    columns = list(dict.fromkeys(known[fold(str(h))] for h in extract.frame.columns
+                                 if h != ROW and fold(str(h)) in known))
     return Preflight(extract.rows_in, len(checked.valid) - len(repeats), [v.header for v in scope],
-                     problems, PREFLIGHT_STAGES)
+                     problems, PREFLIGHT_STAGES, columns)

@@ -6,6 +6,7 @@ nothing sensitive or bulky passes through XCom.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from functools import cache, reduce
@@ -182,7 +183,8 @@ def publish_to_exchange(dataset_id: str) -> int:
     ensure_schema(engine, contracts)
     require_current(engine, contract)  # a table behind its contract: migrate first
     rows = _publish("exchange", dataset_id, lambda: exchange.publish(
-        engine, contract, _now(), keys.protector(settings), heads=_heads(settings)))
+        engine, contract, _now(), keys.protector(settings), heads=_heads(settings),
+        catalog=contracts))
     log.info("exchange: %s published, %d rows", dataset_id, rows)
     return rows
 
@@ -194,7 +196,8 @@ def publish_open_dataset(dataset_id: str) -> int:
     require_current(engine, contract)  # a table behind its contract: migrate first
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     rows = _publish("open data", dataset_id, lambda: publisher.publish(
-        engine, store, contract, _now(), settings.open_data_versions, heads=_heads(settings)))
+        engine, store, contract, _now(), settings.open_data_versions, heads=_heads(settings),
+        catalog=contracts))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
 
@@ -287,3 +290,60 @@ def flag_overdue_exchange_requests() -> list[int]:
     flagged = grants.flag_overdue(engine, _now(), settings.holidays)
     log.info("exchange: %d request(s) overdue and escalated: %s", len(flagged), flagged)
     return flagged
+
+
+def _repeat_run_id() -> str:
+    """The detection run's id: the Airflow run's (so a retry replaces its findings), else
+    the time on the command line or in a test."""
+    from airflow.sdk import get_current_context
+
+    try:
+        airflow_run = get_current_context()["run_id"]
+    except RuntimeError:
+        return f"run-{_now():%Y%m%dT%H%M%S%fZ}"
+    return airflow_run if len(airflow_run) <= 96 else hashlib.sha256(
+        airflow_run.encode()).hexdigest()[:32]
+
+
+def detect_repeat_collection() -> str:
+    """Measure, per dataset holding a concept another dataset is the source of, the subjects
+    collected twice and their conflicting values; returns the run's id."""
+    from jinshu.catalog import load_concepts
+    from jinshu.repeat import detect
+
+    settings, contracts, _ = _context()
+    engine = engine_for(settings.store_url)
+    ensure_schema(engine, contracts)
+    for contract in contracts.values():
+        require_current(engine, contract)  # a table behind its contract: migrate first
+    summary = detect.run(engine, contracts, load_concepts(settings.catalog_dir), _repeat_run_id(),
+                         _now())
+    log.info("repeat collection: %s", summary.as_dict())
+    return summary.run_id
+
+
+def send_repeat_findings_back(run_id: str) -> dict[str, int]:
+    """Open, refresh or close the notices addressed to the collecting departments."""
+    from jinshu.repeat import notices
+
+    settings, _, _ = _context()
+    sent = notices.send_back(engine_for(settings.store_url), run_id, _now())
+    log.info("repeat collection %s: notices %s", run_id, sent.as_dict())
+    return sent.as_dict()
+
+
+def report_repeat_collection(run_id: str) -> str:
+    """Log the repeat-collection report (counts only) in the task log."""
+    from jinshu.catalog import load_concepts
+    from jinshu.govern.report import render_repeat, repeat_report
+
+    settings, contracts, _ = _context()
+    with engine_for(settings.store_url).connect() as conn:
+        report = repeat_report(conn, contracts, load_concepts(settings.catalog_dir))
+    log.info("repeat collection after run %s:\n%s", run_id, render_repeat(report))
+    return run_id
+
+
+def concept_holders(contracts: dict[str, Contract]) -> list[Contract]:
+    """The datasets holding a concept: their ingests are what the detection waits for."""
+    return [c for c in contracts.values() if any(f.concept for f in c.fields)]

@@ -19,7 +19,8 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 CONTRACTS = load_catalog(DEFAULT_CATALOG_DIR)
 EXPECTED = sorted([f"ingest_{c}" for c in CONTRACTS] + ["exchange_deadlines", "publish_exchange",
                                                         "publish_open_data", "record_consents",
-                                                        "rotate_keys", "sweep_retention"])
+                                                        "repeat_collection", "rotate_keys",
+                                                        "sweep_retention"])
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,12 @@ def test_ingest_updates_the_asset_the_publishers_wait_for(dagbag):
         assert [o.uri for o in load.outlets] == [contract.asset_uri]
         assert (contract.asset_uri in exchange) == contract.is_shareable
         assert (contract.asset_uri in open_data) == contract.is_open
+
+
+def test_repeat_detection_waits_for_every_dataset_that_holds_a_concept(dagbag):
+    holders = {c.asset_uri for c in CONTRACTS.values() if any(f.concept for f in c.fields)}
+    assert scheduled_on(dagbag.dags["repeat_collection"]) == holders
+    assert "jinshu://central/vaccination_sites" not in holders  # no subject, no concept
 
 
 @pytest.mark.parametrize("dataset_id", sorted(CONTRACTS))
@@ -109,5 +116,6 @@ def test_an_empty_catalog_leaves_the_publishers_on_time_or_manual_schedules(tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "publish_exchange": "NullTimetable", "publish_open_data": "CronTriggerTimetable",
-        "record_consents": "CronTriggerTimetable", "rotate_keys": "NullTimetable",
+        "record_consents": "CronTriggerTimetable", "repeat_collection": "NullTimetable",
+        "rotate_keys": "NullTimetable",
         "sweep_retention": "CronTriggerTimetable", "exchange_deadlines": "CronTriggerTimetable"}

@@ -178,7 +178,7 @@ def _run_everything(flow: Flow, dagbag: DagBag) -> None:
     landing = open_store(settings.landing_url, settings.s3_endpoint_url)
     flow.expected_batches = drop_extracts(landing, contracts)
     ingest_all = [f"ingest_{c}" for c in contracts]
-    for dag_id in [*ingest_all, "publish_exchange", "publish_open_data"]:  # step 1
+    for dag_id in [*ingest_all, "publish_exchange", "publish_open_data", "repeat_collection"]:  # step 1
         run(flow, dagbag, dag_id)
     flow.first = snapshot(flow.engine)
     for dag_id in ingest_all:  # step 2
@@ -428,6 +428,16 @@ def test_dag_runs_are_audited_under_the_task_that_acted(flow):
     assert all(a.startswith("airflow:") for a in actors), actors
     assert {("publish_exchange", "publish_dataset"), ("publish_open_data", "publish_dataset"),
             ("ingest_household_registration", "ingest_batch.load_batch")} <= acted
+
+
+def test_repeat_detection_ran_on_the_ingested_datasets_and_logged_counts_only(flow):
+    [run_row] = flow.query("SELECT run_id, overlaps, compared FROM repeat_runs")
+    assert (run_row.overlaps, run_row.compared) == (4, 4)
+    findings = flow.query("SELECT collector_dataset, collector_subjects FROM repeat_findings")
+    assert {f.collector_dataset for f in findings} == {"social_insurance_enrollment",
+                                                       "minimum_living_allowance"}
+    assert all(f.collector_subjects > 0 for f in findings)
+    assert f"repeat collection after run {run_row.run_id}" in flow.logs
 
 
 # --- nothing leaks into task logs or XCom ----------------------------------------------------

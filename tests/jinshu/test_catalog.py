@@ -176,8 +176,8 @@ def test_duplicate_dataset_id_across_two_files(tmp_path):
 
 def test_catalog_of_distinct_ids_loads_every_file(tmp_path):
     for source in DEFAULT_CATALOG_DIR.rglob("*.yaml"):
-        target = tmp_path / source.parent.name / source.name
-        target.parent.mkdir()
+        target = tmp_path / source.relative_to(DEFAULT_CATALOG_DIR)
+        target.parent.mkdir(exist_ok=True)
         shutil.copy(source, target)
     assert list(load_catalog(tmp_path)) == sorted(CATALOG, key=lambda d: CATALOG[d].department.code)
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from typer.testing import CliRunner
@@ -24,11 +22,11 @@ from jinshu.dev.generate import generate_extract
 from jinshu.evolve.diff import StoredTable, diff
 from jinshu.evolve.migrate import AUDIT_ACTION, SchemaOutOfDate, migrate
 from jinshu.protect import keys
-from jinshu.settings import DEFAULT_CATALOG_DIR, Settings
+from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema, governance_revision, head_revision
 from jinshu.store.tables import GOVERNANCE_TABLES, audit_log, metadata, retired_fields
-from tests.helpers import drop, ingest_file, stored_records, table_rows
+from tests.helpers import catalog_copy, drop, ingest_file, stored_records, table_rows
 
 DATASET = "household_registration"
 CONTRACT_FILE = Path("sx_gongan") / f"{DATASET}.yaml"
@@ -37,12 +35,7 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 def changed_catalog(folder: Path, change: Callable[[dict], None]) -> dict[str, Contract]:
     """A copy of the catalog with household_registration's contract changed by ``change``."""
-    shutil.copytree(DEFAULT_CATALOG_DIR, folder)
-    path = folder / CONTRACT_FILE
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(doc)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return load_catalog(folder)
+    return load_catalog(catalog_copy(folder, str(CONTRACT_FILE), change))
 
 
 def field_of(doc: dict, name: str) -> dict:
@@ -193,7 +186,8 @@ STORED = StoredTable(
 
 
 @pytest.mark.parametrize(("change", "says"), [
-    (lambda d: d.update(natural_key=["id_number", "name"]),
+    (lambda d: (d.update(natural_key=["id_number", "name"]),  # no longer one record per person:
+                [f.pop("authority", None) for f in d["fields"]]),  # not an authority either
      "dataset household_registration: the natural key changes from (id_number) to (id_number, name)"),
     (lambda d: field_of(d, "registered_on").update(type="string"),
      "dataset household_registration, field registered_on: its type changes from date to string"),
@@ -249,7 +243,8 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
     with engine.begin() as conn:  # as the store was before: no version table, none of the
         conn.exec_driver_sql("DROP TABLE alembic_version")  # tables added by later revisions
         for later in ("retired_fields", "key_checks", "principals", "exchange_requests",
-                      "exchange_access", "developer_authorizations"):
+                      "exchange_access", "developer_authorizations", "repeat_runs",
+                      "repeat_findings", "repeat_notices"):
             conn.exec_driver_sql(f"DROP TABLE {later}")
         conn.exec_driver_sql("DROP INDEX ix_batches_file_ref")
         conn.exec_driver_sql("ALTER TABLE batches DROP COLUMN file_ref")
@@ -261,6 +256,8 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
         assert sa.inspect(conn).has_table("retired_fields")
         assert sa.inspect(conn).has_table("developer_authorizations")
         assert "uscc" in {c["name"] for c in sa.inspect(conn).get_columns("principals")}
+        assert all(sa.inspect(conn).has_table(t) for t in ("repeat_runs", "repeat_findings",
+                                                           "repeat_notices"))
     assert len(stored(settings, contracts)) == 15
 
 

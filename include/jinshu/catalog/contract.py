@@ -47,6 +47,12 @@ class FieldSpec(_Model):
     sensitivity: Sensitivity = "public"
     basis: Basis | None = None
     mask: str | None = None  # how the value is masked when it leaves the store; see jinshu.mask
+    # What the field holds across datasets (一数一源): a concept of the catalog's concepts.yaml;
+    # ``authority``: this dataset is that concept's one authoritative source; ``from_authority``:
+    # this dataset takes the value from the authority (not collected, not stored).
+    concept: str | None = None
+    authority: bool = False
+    from_authority: bool = False
 
     @property
     def mask_kind(self) -> str:
@@ -209,6 +215,16 @@ class Contract(_Model):
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def stored_fields(self) -> list[FieldSpec]:
+        """The fields whose values this dataset's table holds (not those taken from an authority)."""
+        return [f for f in self.fields if not f.from_authority]
+
+    @property
+    def taken_fields(self) -> list[FieldSpec]:
+        """The fields read from their concept's authority by subject key, never stored here."""
+        return [f for f in self.fields if f.from_authority]
 
     @property
     def table(self) -> str:

@@ -18,18 +18,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from jinshu.catalog import concepts
 from jinshu.catalog.contract import Contract, FieldSpec
+from jinshu.catalog.errors import ContractError
 from jinshu.vocab import formats
 from jinshu.vocab.mask import MASKS
-
-
-class ContractError(ValueError):
-    """A contract breaks a rule. Names the file, the field and the rule."""
-
-    def __init__(self, file: str, field: str | None, rule: str, fix: str) -> None:
-        self.file, self.field, self.rule, self.fix = file, field, rule, fix
-        where = f"{file}, field '{field}'" if field else file
-        super().__init__(f"{where}: {rule}. Fix: {fix}")
 
 
 def _check_rules(contract: Contract, file: str) -> None:
@@ -135,16 +128,24 @@ def load_contract(path: Path) -> Contract:
         ) from exc
     _check_rules(contract, file)
     _check_checks(contract, file)
+    concepts.check_fields(contract, file)
     return contract
 
 
 def load_catalog(catalog_dir: Path) -> dict[str, Contract]:
-    """Every contract under ``catalog_dir``, by dataset id, in sorted order."""
+    """Every contract under ``catalog_dir``, by dataset id, in sorted order, checked together
+    against the catalog's concept list (``concepts.yaml`` beside the department folders)."""
     contracts: dict[str, Contract] = {}
+    found: list[tuple[str, Contract]] = []
+    concepts_path = catalog_dir / concepts.CONCEPTS_FILE
     for path in sorted(catalog_dir.rglob("*.yaml")):
+        if path == concepts_path:
+            continue
         contract = load_contract(path)
         if contract.id in contracts:
             raise ContractError(str(path), None, f"dataset id '{contract.id}' is used twice",
                                 "give each contract its own id")
         contracts[contract.id] = contract
+        found.append((str(path), contract))
+    concepts.check_catalog(found, concepts.load_concepts(catalog_dir), str(concepts_path))
     return contracts

@@ -64,8 +64,10 @@ def check(
     2: wrong usage (unknown dataset, missing file).
     """
     from jinshu import pipeline
+    from jinshu.repeat.overlap import available_from_authority
 
-    contract = contract_of(Settings.from_env(), dataset)
+    settings = Settings.from_env()
+    contract = contract_of(settings, dataset)
     try:
         with progress.steps(len(pipeline.PREFLIGHT_STAGES), f"checking {file.name}",
                             show=not as_json) as bar:
@@ -79,20 +81,44 @@ def check(
         else:
             typer.echo(f"{file}: rejected: {error}", err=True)
         raise typer.Exit(1) from error
+    elsewhere = available_from_authority(contracts_of(settings), contract, found.columns)
     result = {"file": str(file), "rows": found.rows, "accepted": found.accepted,
-              "undeclared_columns": found.undeclared_columns, "problems": found.problems}
+              "undeclared_columns": found.undeclared_columns, "problems": found.problems,
+              "available_from_authority": [_from_authority(o) for o in elsewhere]}
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         typer.echo(f"{file}: {found.accepted} of {found.rows} rows pass")
         for header in found.undeclared_columns:
             typer.echo(f"  column '{header}' is not in the contract: it will not be collected")
+        for o in elsewhere:
+            typer.echo(_authority_line(o))
         for p in found.problems[:SHOWN]:
             where = f"row {p['row']}" + (f", column {p['column']}" if p["column"] else "")
             typer.echo(f"  {where}: {p['detail']}. Fix: {p['fix']}")
         if len(found.problems) > SHOWN:
             typer.echo(f"  and {len(found.problems) - SHOWN} more (use --json for all)")
     raise typer.Exit(1 if found.problems or found.undeclared_columns else 0)
+
+
+def _from_authority(overlap) -> dict:
+    source = overlap.authority
+    return {"field": overlap.holder.field.name, "title": overlap.holder.field.title,
+            "concept": overlap.concept, "authority_dataset": source.contract.id,
+            "authority_department": source.contract.department.name,
+            "authority_field": source.field.name, "takes": overlap.takes}
+
+
+def _authority_line(overlap) -> str:
+    """What ``check`` says about a column another dataset is the source of (一数一源)."""
+    spec, source = overlap.holder.field, overlap.authority
+    where = f"{source.contract.id}.{source.field.name} ({source.contract.department.name})"
+    if overlap.takes:
+        return (f"  column '{spec.name}' ({spec.title}) is taken from {where}: its values in this "
+                "file are not stored; the column can be left out")
+    return (f"  column '{spec.name}' ({spec.title}) is {overlap.concept}, already available from "
+            f"{where}: to stop collecting it again, declare from_authority: true on the field "
+            "and read it through the exchange")
 
 
 @app.command()

@@ -81,6 +81,24 @@ def report_access(
                            for r in reads]))
 
 
+@report_app.command("repeat")
+def report_repeat(
+    department: Annotated[str | None, typer.Option(help="only what this collecting department "
+                                                   "(code) collects again")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Repeated collection per department pair and concept: subjects collected twice, conflicts,
+    share of the dataset, trend run over run, and the findings sent back."""
+    from jinshu.catalog import load_concepts
+    from jinshu.govern.report import render_repeat, repeat_report, to_json
+
+    settings = Settings.from_env()
+    contracts = contracts_of(settings)
+    with store_of(settings).connect() as conn:
+        report = repeat_report(conn, contracts, load_concepts(settings.catalog_dir), department)
+    typer.echo(to_json(report) if as_json else render_repeat(report))
+
+
 @report_app.command("exchange")
 def report_exchange(as_json: AsJson = False) -> None:
     """Exchange requests awaiting a decision, with their deadlines; escalated ones flagged."""

@@ -4,8 +4,10 @@ Grain: one row per readable record, one column per contract field plus
 ``_row``. Headers match a field by name, Chinese title or alias, after
 folding full-width characters and case. A column the contract does not
 declare is a scope violation: it is counted and dropped here, before
-anything is stored, and its values go nowhere. A header marked with a
-state-secret classification refuses the whole file.
+anything is stored, and its values go nowhere. A field the dataset takes
+from its concept's authority (``from_authority``) is declared but never
+collected: its column, if the file has one, leaves it empty. A header marked
+with a state-secret classification refuses the whole file.
 
 Headers come from outside: messages never echo them whole. A missing column
 is named by its field and title; a header row that looks like a record (an
@@ -195,7 +197,7 @@ def conform(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list
         raise MissingColumns(missing, given, delimiter_hint(given, contract))
     out = pd.DataFrame({ROW: frame[ROW].to_numpy()}, index=frame.index)
     for f in contract.fields:
-        if f.name in chosen:
+        if f.name in chosen and not f.from_authority:  # taken from its authority: never kept
             out[f.name] = clean_values(frame.iloc[:, chosen[f.name]])
         else:
             out[f.name] = pd.Series(pd.NA, index=frame.index, dtype="str")

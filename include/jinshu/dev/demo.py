@@ -15,10 +15,19 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from jinshu.catalog import Contract, load_catalog
+import pandas as pd
+
+from jinshu.catalog import Contract, load_catalog, load_concepts
 from jinshu.dev import generate
 from jinshu.govern import audit
-from jinshu.govern.report import batch_table, collection_report, query, render_collection
+from jinshu.govern.report import (
+    batch_table,
+    collection_report,
+    query,
+    render_collection,
+    render_repeat,
+    repeat_report,
+)
 from jinshu.protect import crypto
 from jinshu.repeat import ledger
 from jinshu.settings import DAGS_DIR, Settings
@@ -131,6 +140,22 @@ def drop_samples(settings: Settings, contracts: dict[str, Contract], rows: int) 
     return paths
 
 
+def drop_repeats(settings: Settings, contracts: dict[str, Contract], paths: list[Path],
+                 rows: int) -> Path:
+    """A social insurance extract of people already in the household registry (the registry
+    is the authority for their names, sexes and birth dates), three names spelled otherwise:
+    what the repeat_collection DAG finds and sends back."""
+    household, social = contracts["household_registration"], contracts["social_insurance_enrollment"]
+    clean = next(p for p in paths if p.name == f"{household.id}_1.csv")
+    ids = pd.Series(_subjects(clean, household), dtype="str")
+    frame = generate.generate_frame(social, max(rows // 4, 10), seed=9, ids=ids)
+    frame.loc[:2, "name"] = frame.loc[:2, "name"] + "某"
+    name, data = generate.render_extract(social, frame, seed=9)
+    path = Path(settings.landing_url) / social.landing_prefix / f"registered_{name}"
+    path.write_bytes(data)
+    return path
+
+
 @contextmanager
 def _quiet(log_path: Path):
     """Send everything written to stdout/stderr (Airflow's task logs) to a file."""
@@ -200,6 +225,7 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     contracts = load_catalog(settings.catalog_dir)
     print(f"jinshu demo · home {settings.home}")
     files = drop_samples(settings, contracts, rows)
+    files.append(drop_repeats(settings, contracts, files, rows))
     consents = drop_consents(settings, contracts, files, withdrawals=False)
     print(f"dropped {len(files)} extracts ({rows} rows per clean file) and {consents} consent "
           f"extracts into {settings.landing_url}")
@@ -207,7 +233,7 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     print("running DAGs with dag.test():")
     bag = load_dags(logs)
     first = ["record_consents", *(f"ingest_{c}" for c in contracts)]
-    then = ["record_consents", "publish_exchange", "publish_open_data"]
+    then = ["record_consents", "publish_exchange", "publish_open_data", "repeat_collection"]
     with steps(len(first) + len(then), "running") as shown:
         runs = run_dags(bag, first, logs, shown)
         withdrawn = drop_consents(settings, contracts, files, withdrawals=True)
@@ -220,6 +246,9 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
         exchange = [(r["dataset_id"], r["rows"]) for r in query(conn, "exchange_publications.sql")]
         collection = collection_report(conn)
     print("\n" + render_collection(collection))
+    with engine_for(settings.store_url).connect() as conn:
+        repeats = repeat_report(conn, contracts, load_concepts(settings.catalog_dir))
+    print("\n" + render_repeat(repeats))
     from jinshu.govern.scorecard import render_quality_text
 
     engine = engine_for(settings.store_url)

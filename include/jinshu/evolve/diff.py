@@ -10,7 +10,10 @@ values) in, a :class:`Plan` out. One row per field decides:
   field the contract declares again is **reinstated**;
 * a string field that becomes ``sensitive_personal`` is **encrypted** in place
   (with its blind index); one that stops being so is **decrypted** in place
-  (its blind index dropped).
+  (its blind index dropped);
+* a field the dataset now takes from its concept's authority (``from_authority``)
+  is **unlinked**: its column (and blind index) dropped with the stored copy, since
+  the authority holds the values; one collected again is **added** back, empty.
 
 Refused, each naming the dataset, the field and what to do: a changed natural
 key, a changed type of stored values, and a sensitivity change that would change
@@ -29,7 +32,7 @@ from jinshu.protect.pseudonyms import SUBJECT_KEY
 
 LINEAGE = frozenset({"_record_hash", SUBJECT_KEY, "_batch_id", "_source_row", "_acquired_at"})
 INDEX_PREFIX = "_bidx_"
-Action = Literal["add", "retire", "reinstate", "encrypt", "decrypt"]
+Action = Literal["add", "retire", "reinstate", "encrypt", "decrypt", "unlink"]
 # How a field's values are stored: its type, or text (envelopes) when encrypted.
 SEALED_KIND = "string"
 
@@ -64,6 +67,8 @@ class Step:
             "reinstate": f"reinstate {column}: written again from the next batch",
             "encrypt": f"encrypt the stored values of {column} in place (AES-256-GCM){index}",
             "decrypt": f"decrypt the stored values of {column} in place{index and ', drop'}{index}",
+            "unlink": f"drop column {column}{index} with its stored copy: {contract.id} takes "
+                      "this field from its concept's authority (the authority keeps the values)",
         }[self.action]
 
 
@@ -130,6 +135,12 @@ def _sealing_step(spec: FieldSpec, contract: Contract, stored: StoredTable) -> S
 
 
 def _field_plan(spec: FieldSpec, contract: Contract, stored: StoredTable) -> list[Step | str]:
+    if spec.from_authority:  # read from the authority: no column here
+        if spec.name not in stored.columns:
+            return []
+        index = f"{INDEX_PREFIX}{spec.name}"
+        return [Step("unlink", spec.name, stored.columns[spec.name],
+                     index if index in stored.columns else None)]
     if spec.name not in stored.columns:
         index = policy.blind_index_column(contract, spec.name)
         sealed = _sealed(spec)

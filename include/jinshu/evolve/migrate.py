@@ -116,7 +116,7 @@ def preview(engine: Engine, contracts: dict[str, Contract]) -> list[Preview]:
         for contract in contracts.values():
             found = plan(conn, contract)
             values = {s.field: _count(conn, contract.table, s.field) for s in found.steps
-                      if s.action in ("retire", "encrypt", "decrypt")}
+                      if s.action in ("retire", "encrypt", "decrypt", "unlink")}
             out.append(Preview(contract, found, values))
     return out
 
@@ -198,6 +198,12 @@ def _apply(conn: Connection, contract: Contract, step: Step, stored: StoredTable
                                                    retired_fields.c.field == step.field))
         dialect.comment_column(conn, contract.table, step.field, target.c[step.field].comment)
         return 0
+    if step.action == "unlink":  # taken from the authority now: no copy kept here
+        removed = _count(conn, contract.table, step.field)
+        ops.drop_column(contract.table, step.field)
+        if step.index:
+            ops.drop_column(contract.table, step.index)
+        return removed
     if step.action in ("encrypt", "decrypt"):
         done = _convert(conn, contract, step, stored.key, protector, chunk_rows)
         if step.action == "decrypt" and step.index and step.index in stored.columns:

@@ -10,7 +10,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from jinshu.catalog import ConceptList, Contract
 from jinshu.protect.leakguard import shown
+from jinshu.repeat.overlap import overlaps, without_authority
 from jinshu.settings import REPORTS_SQL_DIR
 
 SQL_DIR = REPORTS_SQL_DIR
@@ -123,3 +125,81 @@ def quarantine_reasons(conn: Connection, batch_id: str) -> list[dict]:
     """One dict per quarantined row of a batch (row order; the whole file first): where, the
     rule and the message. The sealed originals are not read."""
     return run_sql(conn, "quarantine_reasons.sql", batch_id=batch_id)
+
+
+# --- repeated collection across departments -----------------------------------------------------
+
+
+def repeat_report(conn: Connection, contracts: dict[str, Contract], concepts: ConceptList | None,
+                  department: str | None = None) -> dict:
+    """Per department pair and concept: the newest run's findings with their trend, every
+    run's (``history``), the notices sent back, and the catalog-level overlaps. ``department``
+    keeps what concerns one collecting department."""
+    titles = {c.name: c.title for c in concepts.concepts} if concepts else {}
+
+    def mine(row: dict) -> bool:
+        return department is None or row["collector_department"] == department
+
+    history = [r for r in run_sql(conn, "repeat_collection.sql") if mine(r)]
+    for row in history:
+        row["takes"] = bool(row["takes"])
+    notices = [{**r, "open": bool(r["open"])} for r in run_sql(conn, "repeat_notices.sql") if mine(r)]
+    catalog = [{"concept": o.concept, "title": titles.get(o.concept, ""),
+                "collector_department": o.holder.contract.department.code,
+                "collector_dataset": o.holder.contract.id, "collector_field": o.holder.field.name,
+                "authority_department": o.authority.contract.department.code,
+                "authority_dataset": o.authority.contract.id,
+                "authority_field": o.authority.field.name, "takes": o.takes}
+               for o in overlaps(contracts)]
+    unowned = [{"concept": concept, "title": titles.get(concept, ""),
+                "held_by": [f"{h.contract.id}.{h.field.name}" for h in found]}
+               for concept, found in without_authority(contracts).items()]
+    return {"pairs": [r for r in history if r["newest"] == 1], "history": history,
+            "notices": notices, "catalog": [r for r in catalog if mine(r)],
+            "without_authority": unowned}
+
+
+def _share(value: object) -> str:
+    return "" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _change(value: object) -> str:
+    return "first run" if value is None else f"{int(value):+d}"
+
+
+def render_repeat(report: dict) -> str:
+    """The repeat-collection report as text tables (counts only)."""
+    parts = ["repeated collection by department pair and concept (latest run of each pair):"]
+    rows = [[r["collector_department"], r["authority_department"], r["concept"],
+             f"{r['collector_dataset']}.{r['collector_field']}", r["method"],
+             "takes from authority" if r["takes"] else "collects",
+             str(r["collector_subjects"]), str(r["subjects_twice"]), _share(r["share_twice"]),
+             "" if r["conflicts"] is None else str(r["conflicts"]), _change(r["change_twice"]),
+             str(r["run_at"])[:19]] for r in report["pairs"]]
+    parts.append(text_table(["collector", "authority", "concept", "collected in", "method", "how",
+                             "subjects", "twice", "share", "conflicts", "trend", "run at"], rows)
+                 if rows else "  no detection run yet: the repeat_collection DAG runs after ingests")
+    open_notices = [n for n in report["notices"] if n["open"]]
+    if open_notices:
+        parts += ["", "sent back to the collecting departments (open notices):"]
+        parts.append(text_table(
+            ["#", "department", "collects", "concept", "authority", "since", "twice", "conflicts"],
+            [[str(n["id"]), n["collector_department"],
+              f"{n['collector_dataset']}.{n['collector_field']}", n["concept"],
+              n["authority_dataset"], str(n["opened_at"])[:10], str(n["subjects_twice"]),
+              "" if n["conflicts"] is None else str(n["conflicts"])] for n in open_notices]))
+        parts.append("  fix: declare from_authority: true on the field to read the concept from "
+                     "its authority through the exchange instead of asking citizens again; send "
+                     "conflicting values to the authority to be checked")
+    if report["catalog"]:
+        parts += ["", "catalog: datasets holding a concept another dataset is the source of:"]
+        parts.append(text_table(["dataset.field", "concept", "title", "how", "authority"], [
+            [f"{c['collector_dataset']}.{c['collector_field']}", c["concept"], c["title"],
+             "takes" if c["takes"] else "collects",
+             f"{c['authority_dataset']}.{c['authority_field']} ({c['authority_department']})"]
+            for c in report["catalog"]]))
+    if report["without_authority"]:
+        parts += ["", "concepts held by several datasets and no authority (一数一源 needs one):"]
+        parts += [f"  {u['concept']} {u['title']}: {', '.join(u['held_by'])}"
+                  for u in report["without_authority"]]
+    return "\n".join(parts)

@@ -231,6 +231,7 @@ def protect_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
     protection = protector(settings)
     try:
         records = protection.protect(work.load("deduped.arrow"), contract)
+        records = records.drop(columns=[f.name for f in contract.taken_fields])  # not stored here
         rejected = pd.concat([work.load("rejected_read.arrow"),
                               work.load("rejected_rules.arrow")], ignore_index=True)
         rejected["original"] = crypto.seal_originals(

@@ -35,6 +35,7 @@ from jinshu.govern import audit, incident
 from jinshu.open.product import ACCRUAL, LICENSE, anonymize, datapackage, published_fields, render
 from jinshu.open.provenance import describe
 from jinshu.protect import leakguard
+from jinshu.repeat import authority
 from jinshu.settings import DEFAULT_OPEN_DATA_VERSIONS
 from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import dataset_table, publications
@@ -56,30 +57,32 @@ def stale_versions(store: ObjectStore, dataset_id: str, keep: int) -> list[str]:
 
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
             keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS,
-            heads: ObjectStore | None = None) -> int:
+            heads: ObjectStore | None = None, catalog: dict[str, Contract] | None = None) -> int:
     """Write the dataset's open-data product (a new version and the current copy), then
     remove versions beyond the newest ``keep_versions``; returns rows published.
     Refused while the dataset is suspended; an incident opened meanwhile waits for it
     (:func:`jinshu.govern.incident.dataset_lock`). Then the audit chain's head goes to
-    ``heads`` (:func:`jinshu.govern.audit.publish_head`)."""
+    ``heads`` (:func:`jinshu.govern.audit.publish_head`). A field the dataset takes from its
+    concept's authority is read there (``catalog`` names the authorities)."""
     with incident.dataset_lock(engine, contract.id):
-        rows = _publish(engine, store, contract, now, keep_versions)
+        rows = _publish(engine, store, contract, now, keep_versions, catalog)
     if heads is not None:
         audit.publish_head(engine, heads, now)
     return rows
 
 
 def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
-             keep_versions: int) -> int:
+             keep_versions: int, catalog: dict[str, Contract] | None) -> int:
     source = dataset_table(contract)
+    read = authority.resolved(contract, catalog)
     needed = published_fields(contract)
     if contract.open.aggregate:
         names = {*contract.open.aggregate.by, *contract.open.aggregate.sum}
         needed = [f for f in contract.fields if f.name in names]
-    columns = [source.c[f.name] for f in needed] + [source.c._acquired_at]
     with engine.connect() as conn:
         incident.ensure_available(conn, contract.id)
-        frame = pd.read_sql(sa.select(*columns).order_by(source.c._record_hash), conn)
+        frame = pd.read_sql(read.select([*(f.name for f in needed), "_acquired_at"])
+                            .order_by(source.c._record_hash), conn)
         newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
     for f in needed:
         if f.type == "date":

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jinshu.catalog import Contract
 from jinshu.protect.keyring import Keyring
-from jinshu.protect.policy import blind_index_column, encrypted_fields
+from jinshu.protect.policy import blind_index_column, encrypted_fields, seals_originals
 from jinshu.protect.pseudonyms import SUBJECT_KEY, Pseudonymizer
 
 NONCE_BYTES = 12
@@ -246,6 +246,6 @@ def seal_originals(originals: pd.Series, contract: Contract, protector: Protecto
                    rows: pd.Series) -> pd.Series:
     """Quarantined rows of a dataset with sensitive fields keep their originals encrypted,
     each bound to its row key (:func:`quarantine_rows`)."""
-    if not encrypted_fields(contract) or originals.empty:
+    if not seals_originals(contract) or originals.empty:
         return originals
     return protector.encrypt(originals.astype("str"), contract, ORIGINALS, rows)

@@ -60,7 +60,15 @@ Exit = Literal["keep", "mask", "drop"]
 
 
 def encrypted_fields(contract: Contract) -> list[FieldSpec]:
-    return [f for f in contract.fields if f.sensitivity == ENCRYPTED]
+    """The fields the dataset's table holds encrypted (a field taken from its concept's
+    authority is not stored here: its envelopes are the authority's)."""
+    return [f for f in contract.stored_fields if f.sensitivity == ENCRYPTED]
+
+
+def seals_originals(contract: Contract) -> bool:
+    """A quarantined row of this dataset keeps its values as received sealed: some field,
+    stored or taken, is sensitive personal data."""
+    return any(f.sensitivity == ENCRYPTED for f in contract.fields)
 
 
 def blind_index_column(contract: Contract, field: str) -> str:

@@ -152,10 +152,10 @@ def _sealing_contracts(contracts: dict[str, Contract]) -> dict[str, Contract]:
     """Contracts whose quarantined rows have sealed originals: sensitive datasets and consent."""
     from jinshu.collect.consent import consent_contract
 
-    sealing = {c.id: c for c in contracts.values() if policy.encrypted_fields(c)}
+    sealing = {c.id: c for c in contracts.values() if policy.seals_originals(c)}
     if contracts:
         consent = consent_contract(next(iter(contracts.values())).department)
-        if policy.encrypted_fields(consent):
+        if policy.seals_originals(consent):
             sealing.setdefault(consent.id, consent)
     return sealing
 

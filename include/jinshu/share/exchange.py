@@ -26,6 +26,7 @@ from jinshu.catalog import Contract
 from jinshu.govern import audit, incident
 from jinshu.open.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
 from jinshu.protect import crypto, leakguard, policy
+from jinshu.repeat import authority
 from jinshu.store.bulk import as_csv, bulk_load
 from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import dataset_table, metadata, publications
@@ -50,12 +51,15 @@ def exchange_table(contract: Contract) -> sa.Table:
 
 
 def for_exchange(frame: pd.DataFrame, contract: Contract,
-                 protector: crypto.Protector | None = None) -> pd.DataFrame:
-    """Decrypt, then mask what no consumer may see in the clear; stamp provenance."""
+                 protector: crypto.Protector | None = None,
+                 catalog: dict[str, Contract] | None = None) -> pd.DataFrame:
+    """Decrypt, then mask what no consumer may see in the clear; stamp provenance. ``frame``
+    is read through :func:`jinshu.repeat.authority.resolved` (taken fields included)."""
     if policy.encrypted_fields(contract):
         if protector is None:
             raise ValueError(f"{contract.id} has encrypted fields: publishing needs the keys")
         frame = protector.reveal(frame, contract)
+    frame = authority.reveal(frame, contract, catalog, protector)
     out = pd.DataFrame(index=frame.index)
     for f in contract.fields:
         out[f.name] = policy.masked_for_exit(mask.as_text(frame[f.name]), f, contract,
@@ -65,8 +69,12 @@ def for_exchange(frame: pd.DataFrame, contract: Contract,
 
 
 def publish(engine: Engine, contract: Contract, now: datetime,
-            protector: crypto.Protector | None = None, heads: ObjectStore | None = None) -> int:
+            protector: crypto.Protector | None = None, heads: ObjectStore | None = None,
+            catalog: dict[str, Contract] | None = None) -> int:
     """Replace ``ex_<id>`` with the current masked contents; returns rows published.
+
+    A field the dataset takes from its concept's authority is read there (``catalog``
+    names the authorities; needed only when the dataset takes one).
 
     Then the audit chain's head goes to ``heads`` (:func:`jinshu.govern.audit.publish_head`).
 
@@ -76,15 +84,16 @@ def publish(engine: Engine, contract: Contract, now: datetime,
     (the previous contents stay), opens an incident and raises :class:`LeakFound`.
     """
     with incident.dataset_lock(engine, contract.id):
-        rows = _publish(engine, contract, now, protector)
+        rows = _publish(engine, contract, now, protector, catalog)
     if heads is not None:
         audit.publish_head(engine, heads, now)
     return rows
 
 
 def _publish(engine: Engine, contract: Contract, now: datetime,
-             protector: crypto.Protector | None) -> int:
+             protector: crypto.Protector | None, catalog: dict[str, Contract] | None) -> int:
     source, target = dataset_table(contract), exchange_table(contract)
+    read = authority.resolved(contract, catalog)
     target.create(engine, checkfirst=True)
     rows = 0
     try:
@@ -92,9 +101,9 @@ def _publish(engine: Engine, contract: Contract, now: datetime,
             incident.ensure_available(conn, contract.id)
             conn.execute(target.delete())
             newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
-            for chunk in pd.read_sql(sa.select(source), conn, chunksize=CHUNK_ROWS,
+            for chunk in pd.read_sql(read.select(list(read.columns)), conn, chunksize=CHUNK_ROWS,
                                      dtype_backend="pyarrow"):
-                out = for_exchange(chunk, contract, protector)
+                out = for_exchange(chunk, contract, protector, catalog)
                 leakguard.guard(f"{target.name} rows {rows + 1}-{rows + len(out)}", as_csv(out))
                 bulk_load(conn, target, out)
                 rows += len(chunk)

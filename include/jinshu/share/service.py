@@ -5,7 +5,9 @@ Consumers never connect to the central store: every read goes through
 under an open incident (:func:`jinshu.govern.incident.ensure_available`) or
 not yet published to the exchange, applies the pure decision
 (:mod:`jinshu.share.decision`), reads one keyset page of the dataset table
-over its natural-key index, decrypts only what must be masked or shown,
+over its natural-key index (a field the dataset takes from its concept's
+authority read there by subject key, :mod:`jinshu.repeat.authority`),
+decrypts only what must be masked or shown,
 replaces the platform pseudonym with the consumer's own, stamps the extract
 (:mod:`jinshu.share.stamp`: source, acquisition date, version, checksum) and
 records the response (:mod:`jinshu.share.access_log`) before it is sent.
@@ -37,6 +39,7 @@ from jinshu.govern import incident
 from jinshu.protect import crypto, policy
 from jinshu.protect.crypto import subject_rows
 from jinshu.protect.pseudonyms import SUBJECT_KEY
+from jinshu.repeat import authority
 from jinshu.share import development, grants, principals, stamp
 from jinshu.share.access_log import AccessLog, Record
 from jinshu.share.authorization import Authorization, NotAuthorized, authorize
@@ -234,12 +237,13 @@ class Exchange:
             raise Refused(400, "malformed_cursor", str(error)) from error
 
     def _select(self, contract: Contract, fields: tuple[str, ...]) -> sa.Select:
-        """The fields, the subject, the row's source batch and acquisition, then the key."""
+        """The fields (a taken one read at its authority), the subject, the row's source batch
+        and acquisition, then the key."""
         table = dataset_table(contract)
         keys = policy.key_columns(contract)
-        return (sa.select(*(table.c[f] for f in fields), table.c[SUBJECT_KEY],
-                          table.c[ACQUIRED_AT], table.c[BATCH_ID],
-                          *(table.c[k] for k in keys)).order_by(*(table.c[k] for k in keys)))
+        return (authority.resolved(contract, self.contracts)
+                .select([*fields, SUBJECT_KEY, ACQUIRED_AT, BATCH_ID])
+                .add_columns(*(table.c[k] for k in keys)).order_by(*(table.c[k] for k in keys)))
 
     def _query(self, contract: Contract, fields: tuple[str, ...], after: bool) -> sa.Select:
         """The keyset query over the natural-key index (cached per shape)."""
@@ -300,7 +304,10 @@ class Exchange:
         if how == "keep" and not encrypted:
             return values, False  # dates and decimals are serialized by the API (json_default)
         series = pd.Series([_json_value(v) for v in values], dtype="str")
-        if encrypted:
+        if encrypted and spec.from_authority:  # the authority's envelopes, bound to it
+            series = authority.reveal_one(series, pd.Series(subjects, dtype="str"), contract,
+                                          name, self.contracts, self.protector)
+        elif encrypted:
             series = self.protector.decrypt(series, contract, name,
                                             subject_rows(pd.Series(subjects, dtype="str")))
         if how == "mask" or encrypted:  # sensitive fields never leave in the clear

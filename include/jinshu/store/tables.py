@@ -15,6 +15,9 @@ Governance tables (grain and key):
   dataset, field, decision, date); ``consent_gate``: values kept/dropped per
   consent field per batch; ``consent_withdrawals``: each withdrawal honored.
 
+* ``repeat_runs``, ``repeat_findings``, ``repeat_notices``: repeated collection across
+  departments, per detection run, and the findings sent back (below).
+
 Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
 
 Governance tables change through Alembic revisions (:mod:`jinshu.store.migrations`);
@@ -220,12 +223,13 @@ def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
 
 
 def dataset_columns(contract: Contract) -> list[sa.Column]:
-    """Fields (sensitive ones as encrypted envelopes), blind indexes, then lineage."""
+    """Stored fields (sensitive ones as encrypted envelopes), blind indexes, then lineage. A
+    field taken from its concept's authority has no column: the subject key is the link."""
     encrypted = {f.name for f in policy.encrypted_fields(contract)}
     return [
         *(sa.Column(f.name, sa.Text if f.name in encrypted else column_type(f),
                     comment=f"{f.title} (AES-256-GCM)" if f.name in encrypted else f.title)
-          for f in contract.fields),
+          for f in contract.stored_fields),
         *(sa.Column(c, hex_string(64)) for c in policy.extra_index_columns(contract)),
         sa.Column("_record_hash", hex_string(32), nullable=False),
         sa.Column("_subject_key", hex_string(64)),
@@ -347,7 +351,69 @@ developer_authorizations = sa.Table(
     sa.Column("revoke_reason", sa.Text),
 )
 
+# --- repeated collection across departments (:mod:`jinshu.repeat.detect`) --------------------
+
+# ``repeat_runs``: one row per detection run (key ``run_id``), with when it ran: the trend's axis.
+repeat_runs = sa.Table(
+    "repeat_runs", metadata,
+    sa.Column("run_id", sa.String(96), primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("audit_seq", sa.BigInteger, nullable=False),  # its audit entry (who, counts)
+    sa.Column("overlaps", sa.Integer, nullable=False),  # catalog-level: holders of another's concept
+    sa.Column("compared", sa.Integer, nullable=False),  # of them, measured record by record
+    sa.Column("without_identifier", sa.BigInteger, nullable=False),  # records left to linkage
+    comment="One row per repeat-collection detection run (grain: run_id)",
+)
+
+# ``repeat_findings``: one row per run, collecting dataset, concept and method (``exact`` by
+# subject key, ``probabilistic`` for subjects without one). Counts only, never values.
+repeat_findings = sa.Table(
+    "repeat_findings", metadata,
+    sa.Column("run_id", sa.String(96), primary_key=True),
+    sa.Column("collector_dataset", sa.String(64), primary_key=True),
+    sa.Column("concept", sa.String(64), primary_key=True),
+    sa.Column("method", sa.String(16), primary_key=True),
+    sa.Column("collector_department", sa.String(64), nullable=False),
+    sa.Column("collector_field", sa.String(64), nullable=False),
+    sa.Column("authority_dataset", sa.String(64), nullable=False),
+    sa.Column("authority_department", sa.String(64), nullable=False),
+    sa.Column("authority_field", sa.String(64), nullable=False),
+    sa.Column("takes", sa.Boolean, nullable=False),  # taken from the authority: nothing collected
+    sa.Column("collector_subjects", sa.BigInteger, nullable=False),
+    sa.Column("subjects_twice", sa.BigInteger, nullable=False),
+    sa.Column("conflicts", sa.BigInteger),  # null where values were not compared
+    sa.Column("uncertain", sa.BigInteger, nullable=False, default=0),  # probabilistic review band
+    sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_repeat_findings_pair", "collector_dataset", "concept", "found_at"),
+    comment="One row per run, collecting dataset, concept and method (counts only)",
+)
+
+# ``repeat_notices``: one row per finding sent back to a collecting department (key ``id``);
+# open while runs find the concept collected again, closed (with why) when one no longer does.
+repeat_notices = sa.Table(
+    "repeat_notices", metadata,
+    sa.Column("id", serial_id(), primary_key=True, autoincrement=True),
+    sa.Column("collector_department", sa.String(64), nullable=False, index=True),
+    sa.Column("collector_dataset", sa.String(64), nullable=False),
+    sa.Column("collector_field", sa.String(64), nullable=False),
+    sa.Column("concept", sa.String(64), nullable=False),
+    sa.Column("authority_department", sa.String(64), nullable=False),
+    sa.Column("authority_dataset", sa.String(64), nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_run", sa.String(96), nullable=False),
+    sa.Column("last_run", sa.String(96), nullable=False),
+    sa.Column("subjects_twice", sa.BigInteger, nullable=False),  # as the last run found
+    sa.Column("conflicts", sa.BigInteger),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_run", sa.String(96)),
+    sa.Column("close_reason", sa.Text),
+    sa.Index("ix_repeat_notices_pair", "collector_dataset", "concept"),
+    comment="One row per repeat-collection finding sent back to the collecting department",
+)
+
 GOVERNANCE_TABLES = (batches, quarantine, duplicates, scope_violations, publications, consents,
                      consent_gate, withdrawals, incidents, audit_log, quality_results, retired_fields,
                      key_checks, principals, exchange_requests, exchange_access,
-                     developer_authorizations)  # under Alembic (store/migrations)
+                     developer_authorizations, repeat_runs, repeat_findings,
+                     repeat_notices)  # under Alembic (store/migrations)

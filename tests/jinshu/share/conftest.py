@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,18 +10,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from jinshu.catalog import Contract
 from jinshu.dev.generate import generate_extract, generate_frame, render_extract
 from jinshu.protect import keys
 from jinshu.settings import Settings
 from jinshu.share import exchange, principals
-from jinshu.share.api import create_app
 from jinshu.share.service import Exchange
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema
-from tests.helpers import ingest_file, make_settings
+from tests.helpers import ingest_file, make_settings, serving
 
 NOW = datetime.now(UTC)
 PEOPLE = 24
@@ -43,12 +38,6 @@ class Server:
     def client(self, who: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +94,5 @@ def server(pg_module_url, tmp_path_factory, contracts) -> Iterator[Server]:
         update={"class_": "not_shared", "legal_basis": "某条例 第十条"})})
     served = {**contracts, "secret_registry": secret}
     service = Exchange(engine, served, keys.protector(settings), keys.pseudonym_key(settings))
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(lambda: service), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", settings, served, issue_tokens(settings), ids, service)
-    uv.should_exit = True
-    thread.join(10)
+    with serving(service) as url:
+        yield Server(url, settings, served, issue_tokens(settings), ids, service)
