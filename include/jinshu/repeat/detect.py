@@ -21,12 +21,11 @@ decrypted, and only counts leave the database.
 A run is stored under its id with when it ran (``repeat_runs``, ``repeat_findings``;
 running an id again replaces its findings) and audited with its totals. Subjects
 without a reliable identifier go to probabilistic matching
-(:func:`link_without_identifier`, the hook for :mod:`jinshu.repeat.linkage`).
+(:func:`link_without_identifier`, by :mod:`jinshu.repeat.linkage`).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,7 +41,6 @@ from jinshu.repeat.authority import current_rows
 from jinshu.repeat.overlap import Overlap, by_pair, overlaps
 from jinshu.store.tables import dataset_table, repeat_findings, repeat_runs
 
-log = logging.getLogger(__name__)
 AUDIT_ACTION = "detect_repeat_collection"
 EXACT, PROBABILISTIC = "exact", "probabilistic"
 
@@ -201,22 +199,15 @@ def records_without_identifier(conn: Connection, contracts: dict[str, Contract],
 def link_without_identifier(conn: Connection, contracts: dict[str, Contract],
                             concepts: ConceptList | None, found: list[Overlap]
                             ) -> tuple[int, list[Finding]]:
-    """HOOK (issue 13c): subjects without a reliable identifier, matched on name, birth date and
+    """Subjects without a reliable identifier, matched on name, birth date and
     address against every record of the authorities by :func:`jinshu.repeat.linkage.link`, with
     the catalog's thresholds (``concepts.yaml``: ``linkage``). Returns (records without
     identifier, findings)."""
     unidentified = records_without_identifier(conn, contracts, found)
     if unidentified.empty or concepts is None:
         return len(unidentified), []
-    try:
-        from jinshu.repeat.linkage import link  # Splink on DuckDB (issue 13c)
-    except ModuleNotFoundError as missing:
-        if missing.name != "jinshu.repeat.linkage":
-            raise
-        log.warning("%d record(s) without a reliable identifier were not compared: "
-                    "probabilistic matching (jinshu.repeat.linkage) is not installed",
-                    len(unidentified))
-        return len(unidentified), []
+    from jinshu.repeat.linkage import link  # Splink on DuckDB: imported only when needed
+
     authorities = sorted({o.authority.contract.id for o in _collecting_persons(found).values()})
     records = pd.concat([unidentified, *(_records(conn, contracts[a], False) for a in authorities)],
                         ignore_index=True)
