@@ -431,8 +431,8 @@ def test_dag_runs_are_audited_under_the_task_that_acted(flow):
 
 
 def test_repeat_detection_ran_on_the_ingested_datasets_and_logged_counts_only(flow):
-    [run_row] = flow.query("SELECT run_id, overlaps, compared FROM repeat_runs")
-    assert (run_row.overlaps, run_row.compared) == (4, 4)
+    [run_row] = flow.query("SELECT run_id, held_elsewhere, compared FROM repeat_runs")
+    assert (run_row.held_elsewhere, run_row.compared) == (4, 4)
     findings = flow.query("SELECT collector_dataset, collector_subjects FROM repeat_findings")
     assert {f.collector_dataset for f in findings} == {"social_insurance_enrollment",
                                                        "minimum_living_allowance"}

@@ -270,7 +270,8 @@ def run(engine: Engine, contracts: dict[str, Contract], concepts: ConceptList | 
         seq = audit.append(conn, AUDIT_ACTION, run_id, summary.as_dict(), now=now)
         conn.execute(repeat_runs.insert().values(
             run_id=run_id, started_at=now, finished_at=datetime.now(UTC), audit_seq=seq,
-            overlaps=summary.overlaps, compared=summary.compared, without_identifier=without))
+            held_elsewhere=summary.overlaps, compared=summary.compared,
+            without_identifier=without))
         if findings:
             conn.execute(repeat_findings.insert(), [f.row(run_id, now) for f in findings])
     return summary

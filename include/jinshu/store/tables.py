@@ -360,7 +360,7 @@ repeat_runs = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("audit_seq", sa.BigInteger, nullable=False),  # its audit entry (who, counts)
-    sa.Column("overlaps", sa.Integer, nullable=False),  # catalog-level: holders of another's concept
+    sa.Column("held_elsewhere", sa.Integer, nullable=False),  # fields holding another's concept
     sa.Column("compared", sa.Integer, nullable=False),  # of them, measured record by record
     sa.Column("without_identifier", sa.BigInteger, nullable=False),  # records left to linkage
     comment="One row per repeat-collection detection run (grain: run_id)",

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("audit_seq", sa.BigInteger(), nullable=False),
-        sa.Column("overlaps", sa.Integer(), nullable=False),
+        sa.Column("held_elsewhere", sa.Integer(), nullable=False),
         sa.Column("compared", sa.Integer(), nullable=False),
         sa.Column("without_identifier", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("run_id"),
