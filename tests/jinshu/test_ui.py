@@ -15,8 +15,9 @@ from jinshu.govern.scorecard import offline
 from jinshu.protect.leakguard import LeakFound
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema
+from jinshu.store.tables import repeat_findings
 from jinshu.ui import registry
-from jinshu.ui.pages import cockpit, ledger, repeat
+from jinshu.ui.pages import cockpit, ledger, opendata, repeat
 from jinshu.ui.render import TEMPLATES, render
 from jinshu.ui.view import View, Viewer
 from tests.helpers import ingest_file
@@ -60,21 +61,33 @@ def test_cockpit_and_ledger_count_what_was_stored(settings, contracts):
         ledger.detail(other, outcome.batch.batch_id)
 
 
-def test_a_pending_page_lights_up_when_its_table_appears(settings, contracts):
+def test_the_repeat_page_and_the_cockpit_show_what_detection_found(settings, contracts):
     view = _view(settings, contracts)
     page = registry.page("repeat")
-    assert not page.ready(view) and repeat.conflicts_per_day(view) is None
-    findings = sa.Table(repeat.TABLE, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
-                        sa.Column("concept", sa.Text), sa.Column("conflicts", sa.Integer),
-                        sa.Column("found_at", sa.DateTime(timezone=True)))
-    findings.create(view.engine)
+    assert page.ready(view) and repeat.conflicts_per_day(view) == {}  # table there, no run yet
     with view.engine.begin() as conn:
-        conn.execute(findings.insert().values(id=1, concept="person.address", conflicts=7, found_at=NOW))
-    assert page.ready(view)
+        conn.execute(repeat_findings.insert().values(
+            run_id="run-1", collector_dataset="social_insurance_enrollment", concept="person.name",
+            method="exact", collector_department="sx_renshe", collector_field="name",
+            authority_dataset="household_registration", authority_department="sx_gongan",
+            authority_field="name", takes=False, collector_subjects=40, subjects_twice=34,
+            conflicts=7, uncertain=0, found_at=NOW))
     shown = page.query(view)["findings"]
-    assert shown["count"] == 1 and "person.address" in shown["rows"][0]
+    assert shown["count"] == 1 and "person.name" in shown["rows"][0]
     assert repeat.conflicts_per_day(view) == {"2026-12-03": 7.0}
     assert cockpit.query(view)["chart"]["conflicts"] is not None
+
+
+def test_a_pending_page_lights_up_when_its_table_appears(settings, contracts):
+    view = _view(settings, contracts)
+    assert opendata.query(view)["versions"] is None
+    versions = sa.Table(opendata.TABLE, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column("dataset", sa.Text), sa.Column("published_at", sa.DateTime(timezone=True)))
+    versions.create(view.engine)
+    with view.engine.begin() as conn:
+        conn.execute(versions.insert().values(id=1, dataset="vaccination_sites", published_at=NOW))
+    shown = opendata.query(view)["versions"]
+    assert shown["count"] == 1 and "vaccination_sites" in shown["rows"][0]
 
 
 def test_a_page_carrying_a_raw_identifier_is_not_rendered():

@@ -1,7 +1,6 @@
 """重复采集 Repeat collection across departments: department pairs, concepts, subjects
-collected twice and conflicting values (the ``repeat_collection`` DAG of issue 13).
-
-Until its findings table exists the page shows an empty state."""
+collected twice and conflicting values, as the ``repeat_collection`` DAG found them
+(:mod:`jinshu.repeat.detect`)."""
 
 from __future__ import annotations
 
@@ -26,5 +25,5 @@ def conflicts_per_day(view: View) -> dict[str, float] | None:
 
 PAGE = Page(slug="repeat", zh="重复采集", en="Repeat collection", order=40, query=query,
             template="table_page.html.j2", tables=(TABLE,),
-            pending="跨部门重复采集检测（议题 13）落地后显示。Shown once cross-department detection "
-                    "(issue 13) is installed.")
+            pending="尚无检测结果：repeat_collection DAG 运行后显示。No findings until the "
+                    "repeat_collection DAG has run.")
