@@ -55,10 +55,7 @@ def _staging_table(contract: Contract) -> sa.Table:
 
 
 def _stored_twin(contract: Contract, stage: sa.Table) -> sa.Exists:
-    """The staged record is the current version already: same natural key (indexed), same hash.
-
-    Over an alias of the table, so that inside an UPDATE of it the test stays about the staged
-    record, not the row being updated."""
+    """The staged record is the current version already: same natural key (indexed), same hash."""
     stored = dataset_table(contract).alias("stored")
     return sa.exists().where(versions.current(stored),
                              *(stored.c[k] == stage.c[k] for k in policy.key_columns(contract)),
@@ -75,12 +72,13 @@ def _record_known_twins(conn: Connection, contract: Contract, stage: sa.Table,
 
 
 def _close_replaced(conn: Connection, contract: Contract, stage: sa.Table, now: datetime) -> int:
-    """Current versions whose record the batch changes end now (their key is staged, not twinned)."""
+    """Current versions of the records the batch changes (same natural key, another hash) end
+    now: one join of the staged records with the current versions (``UPDATE ... FROM``)."""
     target = dataset_table(contract)
-    key = policy.key_columns(contract)
-    changed = sa.select(*(stage.c[k] for k in key)).where(~_stored_twin(contract, stage))
     statement = (target.update()
-                 .where(versions.current(target), sa.tuple_(*(target.c[k] for k in key)).in_(changed))
+                 .where(versions.current(target),
+                        *(target.c[k] == stage.c[k] for k in policy.key_columns(contract)),
+                        target.c._record_hash != stage.c._record_hash)
                  .values({versions.VALID_TO: now}))
     return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
