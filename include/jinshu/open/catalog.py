@@ -28,12 +28,21 @@ from jinshu.vocab.themes import SCHEME as THEME_SCHEME
 from jinshu.vocab.themes import THEMES
 
 ADMS = Namespace("http://www.w3.org/ns/adms#")
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+GSP = Namespace("http://www.opengis.net/ont/geosparql#")
+DCAT3 = Namespace(str(DCAT))  # DCAT 3 terms rdflib's DCAT (2) does not list: version, hasVersion
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 EU = "http://publications.europa.eu/resource/authority/"
 LANGUAGE_ZH = URIRef(f"{EU}language/ZHO")
 PUBLIC = URIRef(f"{EU}access-right/PUBLIC")
+# Versions are kept JINSHU_OPEN_DATA_VERSIONS publications, then removed: temporary files.
+TEMPORARY = URIRef(f"{EU}planned-availability/TEMPORARY")
+SHANXI_BBOX = "POLYGON((110.2 34.5,114.6 34.5,114.6 40.8,110.2 40.8,110.2 34.5))"  # WGS 84
+SHANXI_CENTROID = "POINT(112.3 37.6)"
 FILE_TYPES = {"csv": "CSV", "json": "JSON", "parquet": "PARQUET"}
+DESCRIBED = {"csv": "CSV 格式（UTF-8，带 BOM，可用 Excel 打开）", "json": "JSON 格式（对象数组，UTF-8）",
+             "parquet": "Parquet 格式（带类型的列式文件）"}
 IANA = "http://www.iana.org/assignments/media-types/"
 PUBLISHER_TYPE = URIRef("http://purl.org/adms/publishertype/RegionalAuthority")
 DATAPACKAGE_SPEC = URIRef("https://specs.frictionlessdata.io/data-package/")
@@ -43,7 +52,26 @@ DESCRIPTION = ("山西省政务部门依法开放的公共数据：免费、匿�
                "machine-readable, each product stating its source and acquisition date.")
 CONTEXT = {"dcat": str(DCAT), "dct": str(DCTERMS), "foaf": str(FOAF), "skos": str(SKOS),
            "spdx": str(SPDX), "vcard": str(VCARD), "adms": str(ADMS), "xsd": str(XSD),
-           "rdfs": str(RDFS)}
+           "rdfs": str(RDFS), "dcatap": str(DCATAP), "gsp": str(GSP)}
+
+
+SCHEMES = {f"{EU}language": "Language", f"{EU}access-right": "Access right",
+           f"{EU}file-type": "File type", f"{EU}frequency": "Frequency",
+           f"{EU}data-theme": "Data theme", "http://purl.org/adms/publishertype/1.0": "Publisher type",
+           "http://purl.org/adms/licencetype/1.0": "Licence type",
+           f"{EU}planned-availability": "Planned availability"}
+ADMS_SCHEMES = ("http://purl.org/adms/publishertype/", "http://purl.org/adms/licencetype/")
+
+
+def _scheme(iri: URIRef) -> URIRef | None:
+    """The EU authority table (or ADMS publisher-type scheme) a vocabulary term belongs to."""
+    text = str(iri)
+    if text.startswith(EU) and text.rsplit("/", 1)[0] in SCHEMES:
+        return URIRef(text.rsplit("/", 1)[0])
+    for base in ADMS_SCHEMES:
+        if text.startswith(base) and text not in SCHEMES:
+            return URIRef(f"{base}1.0")
+    return None
 
 
 def _zh(text: str) -> Literal:
@@ -70,6 +98,11 @@ class _Builder:
     def typed(self, iri: URIRef, *classes: URIRef, label: tuple[str, str | None] | None = None) -> URIRef:
         for cls in classes:
             self.add(iri, RDF.type, cls)
+        scheme = _scheme(iri)
+        if scheme is not None:  # a term of a controlled vocabulary names its scheme
+            self.add(iri, SKOS.inScheme, scheme)
+            self.add(scheme, RDF.type, SKOS.ConceptScheme)
+            self.add(scheme, DCTERMS.title, Literal(SCHEMES[str(scheme)], lang="en"))
         if label:
             self.add(iri, SKOS.prefLabel if SKOS.Concept in classes else RDFS.label, _zh(label[0]))
             if label[1]:
@@ -99,9 +132,18 @@ class _Builder:
         self.add(shanxi, SKOS.prefLabel, _zh("山西省"))
         self.add(shanxi, SKOS.prefLabel, Literal("Shanxi", lang="en"))
         self.add(shanxi, DCTERMS.identifier, Literal("140000"))  # GB/T 2260
+        self.add(shanxi, DCAT.bbox, Literal(SHANXI_BBOX, datatype=GSP.wktLiteral))
+        self.add(shanxi, DCAT.centroid, Literal(SHANXI_CENTROID, datatype=GSP.wktLiteral))
         self.typed(LANGUAGE_ZH, DCTERMS.LinguisticSystem)
         self.typed(PUBLIC, DCTERMS.RightsStatement, SKOS.Concept, label=("公开", "Public"))
         return shanxi, LANGUAGE_ZH
+
+
+def _licence(b: _Builder, licence) -> URIRef:
+    iri = b.typed(URIRef(licence.path), DCTERMS.LicenseDocument, label=(licence.title, None))
+    b.add(iri, DCTERMS.type, b.typed(URIRef(f"http://purl.org/adms/licencetype/{licence.kind}"),
+                                     SKOS.Concept, label=(licence.kind, licence.kind)))
+    return iri
 
 
 def _distribution(b: _Builder, dataset_iri: URIRef, package: dict, fmt: str, key: str,
@@ -110,6 +152,8 @@ def _distribution(b: _Builder, dataset_iri: URIRef, package: dict, fmt: str, key
     dist = b.typed(URIRef(f"{dataset_iri}/{version}/{fmt}"), DCAT.Distribution)
     url = URIRef(absolute(b.base, key))
     b.add(dist, DCTERMS.title, _zh(f"{package['title']}（{fmt.upper()}，版本 {version}）"))
+    b.add(dist, DCTERMS.description, _zh(f"{package['title']}，{DESCRIBED[fmt]}；版本 {version}，"
+                                         f"数据获取至 {package['created'][:10]}"))
     b.add(dist, DCAT.accessURL, url)
     b.add(dist, DCAT.downloadURL, url)
     media = b.typed(URIRef(IANA + entry["mediatype"]), DCTERMS.MediaType)
@@ -126,6 +170,7 @@ def _distribution(b: _Builder, dataset_iri: URIRef, package: dict, fmt: str, key
     b.add(dist, DCTERMS.modified, _when(package["jinshu"]["published_at"]))
     b.add(dist, DCTERMS.language, LANGUAGE_ZH)
     b.add(dist, DCTERMS.conformsTo, b.typed(DATAPACKAGE_SPEC, DCTERMS.Standard))
+    b.add(dist, DCATAP.availability, b.typed(TEMPORARY, SKOS.Concept, label=("临时", "Temporary")))
     return dist
 
 
@@ -141,7 +186,6 @@ def _describe(b: _Builder, iri: URIRef, package: dict, agent: URIRef, contact: U
     b.add(iri, DCTERMS.creator, agent)
     b.add(iri, DCAT.contactPoint, contact)
     b.add(iri, DCAT.theme, b.typed(URIRef(theme.iri), SKOS.Concept, label=(theme.label, theme.label_en)))
-    b.add(URIRef(theme.iri), SKOS.inScheme, URIRef(THEME_SCHEME))
     for word in package["keywords"]:
         b.add(iri, DCAT.keyword, _zh(word))
     b.add(iri, DCTERMS.accessRights, PUBLIC)
@@ -149,8 +193,7 @@ def _describe(b: _Builder, iri: URIRef, package: dict, agent: URIRef, contact: U
     b.add(iri, DCTERMS.spatial, shanxi)
     b.add(iri, DCTERMS.accrualPeriodicity, b.typed(
         URIRef(f"{EU}frequency/{info['accrual_periodicity']}"), DCTERMS.Frequency))
-    b.add(iri, DCTERMS.license, b.typed(URIRef(licence.path), DCTERMS.LicenseDocument,
-                                        label=(licence.title, None)))
+    b.add(iri, DCTERMS.license, _licence(b, licence))
     b.add(iri, DCAT.landingPage, b.typed(URIRef(page), FOAF.Document))
     temporal = b.typed(URIRef(f"{iri}#acquired"), DCTERMS.PeriodOfTime)
     b.add(temporal, DCAT.startDate, _when(stamp["acquired_from"]))
@@ -168,7 +211,7 @@ def _version(b: _Builder, dataset_iri: URIRef, package: dict, agent: URIRef, con
     iri = b.typed(URIRef(f"{dataset_iri}/{version}"), DCAT.Dataset)
     _describe(b, iri, package, agent, contact, shanxi, page)
     b.add(iri, DCTERMS.identifier, Literal(f"{dataset_id}/{version}"))
-    b.add(iri, DCAT.version, Literal(version))
+    b.add(iri, DCAT3.version, Literal(version))
     b.add(iri, DCTERMS.issued, _when(package["jinshu"]["published_at"]))
     b.add(iri, DCTERMS.modified, _when(package["jinshu"]["published_at"]))
     licence = URIRef(LICENCES[package["licenses"][0]["name"]].path)
@@ -179,7 +222,7 @@ def _version(b: _Builder, dataset_iri: URIRef, package: dict, agent: URIRef, con
     for dist in dists:
         b.add(iri, DCAT.distribution, dist)
     b.add(iri, FOAF.page, b.typed(URIRef(absolute(b.base, prefix + PACKAGE)), FOAF.Document))
-    b.add(iri, ADMS.sample, b.typed(URIRef(absolute(b.base, prefix + STAMP)), FOAF.Document))
+    b.add(iri, FOAF.page, b.typed(URIRef(absolute(b.base, prefix + STAMP)), FOAF.Document))
     return iri, dists
 
 
@@ -195,12 +238,13 @@ def build(public_url: str, datasets: Iterable[tuple[dict, list[dict]]], now: dat
     for text, lang in zip(DESCRIPTION, ("zh", "en"), strict=True):
         b.add(catalog, DCTERMS.description, Literal(text, lang=lang))
     b.add(catalog, DCTERMS.publisher, platform)
+    b.add(catalog, DCTERMS.license, _licence(b, LICENCES["CC0-1.0"]))  # the catalog's metadata
     b.add(catalog, FOAF.homepage, b.typed(b.iri(PAGE), FOAF.Document))
     b.add(catalog, DCTERMS.language, LANGUAGE_ZH)
     b.add(catalog, DCTERMS.spatial, shanxi)
     b.add(catalog, DCTERMS.modified, Literal(now.isoformat(), datatype=XSD.dateTime))
     scheme = b.typed(URIRef(THEME_SCHEME), SKOS.ConceptScheme)
-    b.add(scheme, DCTERMS.title, Literal("Data theme", lang="en"))
+    b.add(scheme, DCTERMS.title, Literal(SCHEMES[THEME_SCHEME], lang="en"))
     b.add(catalog, DCAT.themeTaxonomy, scheme)
     issued = []
     for pointer, packages in datasets:
@@ -212,15 +256,15 @@ def build(public_url: str, datasets: Iterable[tuple[dict, list[dict]]], now: dat
         contact = b.contact(stamp["department_code"], stamp["department"], page)
         _describe(b, dataset_iri, current, agent, contact, shanxi, page)
         b.add(dataset_iri, DCTERMS.identifier, Literal(pointer["dataset"]))
-        b.add(dataset_iri, DCAT.version, Literal(current["version"]))
+        b.add(dataset_iri, DCAT3.version, Literal(current["version"]))
         b.add(dataset_iri, DCTERMS.issued, _when(first["jinshu"]["published_at"]))
         b.add(dataset_iri, DCTERMS.modified, _when(current["jinshu"]["published_at"]))
         issued.append(first["jinshu"]["published_at"])
         for package in packages:
             version, dists = _version(b, dataset_iri, package, agent, contact, shanxi, page)
-            b.add(dataset_iri, DCAT.hasVersion, version)
+            b.add(dataset_iri, DCAT3.hasVersion, version)
             if package is current:
-                b.add(dataset_iri, DCAT.hasCurrentVersion, version)
+                b.add(dataset_iri, DCAT3.hasCurrentVersion, version)
                 for dist in dists:
                     b.add(dataset_iri, DCAT.distribution, dist)
         b.add(catalog, DCAT.dataset, dataset_iri)
@@ -236,12 +280,12 @@ def serialize(graph: Graph) -> dict[str, bytes]:
             "catalog.ttl": graph.serialize(format="turtle").encode("utf-8")}
 
 
-def version_facts(graph: Graph, dataset_id: str, version: str, public_url: str) -> dict | None:
+def version_facts(graph: Graph, dataset_id: str, version: str) -> dict | None:
     """What the catalog says of one version (for ``jinshu provenance verify``): department,
     acquisition period, publication time and each file's SHA-256; None when not listed."""
-    b = _Builder(public_url)
-    iri = URIRef(f"{b.iri(f'id/dataset/{dataset_id}')}/{version}")
-    if (iri, RDF.type, DCAT.Dataset) not in graph:
+    iri = next((s for s in graph.subjects(DCTERMS.identifier, Literal(f"{dataset_id}/{version}"))
+                if (s, RDF.type, DCAT.Dataset) in graph), None)
+    if iri is None:
         return None
     agent = graph.value(iri, DCTERMS.publisher)
     temporal = graph.value(iri, DCTERMS.temporal)
@@ -251,16 +295,21 @@ def version_facts(graph: Graph, dataset_id: str, version: str, public_url: str) 
         checksum = graph.value(dist, SPDX.checksum)
         files[url.rsplit("/", 1)[-1]] = {
             "sha256": str(graph.value(checksum, SPDX.checksumValue)),
-            "bytes": int(graph.value(dist, DCAT.byteSize))}
+            "bytes": int(graph.value(dist, DCAT.byteSize)), "url": url}
 
     def moment(node, prop) -> str | None:
         value = graph.value(node, prop) if node is not None else None
         return datetime.fromisoformat(str(value)).isoformat() if value is not None else None
 
-    names = {str(n) for n in graph.objects(agent, FOAF.name)} if agent is not None else set()
-    return {"dataset": dataset_id, "version": str(graph.value(iri, DCAT.version)),
-            "department": next(iter(sorted(names)), None),
+    names = sorted(str(n) for n in graph.objects(agent, FOAF.name)) if agent is not None else []
+    return {"dataset": dataset_id, "version": str(graph.value(iri, DCAT3.version)),
+            "department": names[0] if names else None,
             "department_code": str(graph.value(agent, DCTERMS.identifier)) if agent else None,
             "acquired_from": moment(temporal, DCAT.startDate),
             "acquired_at": moment(temporal, DCAT.endDate),
             "published_at": moment(iri, DCTERMS.issued), "files": files}
+
+
+def parse(data: bytes, name: str) -> Graph:
+    """A catalog file read back (``.ttl`` as Turtle, anything else as JSON-LD)."""
+    return Graph().parse(data=data, format="turtle" if name.endswith(".ttl") else "json-ld")
