@@ -202,10 +202,7 @@ def verify(target: str, store: ObjectStore | None, catalog_graph: Graph | None) 
     data = source.read(name) or b""
     stamp = _stamp_for(source, name, data)
     verdict = Verdict(target, stamp.get("dataset"), stamp.get("version"))
-    if name in (STAMP, PACKAGE):
-        names = list(stamp.get("files") or {})
-    else:
-        names = [name]
+    names = list(stamp.get("files") or {}) if name in (STAMP, PACKAGE) else [name]
     files = {n: source.read(n) for n in names}
     for missing in [n for n, d in files.items() if d is None]:
         verdict.problems.append(f"{missing}: listed in the stamp but not found beside it")
