@@ -38,7 +38,6 @@ from jinshu.vocab.generalize import LEVEL_TITLES, generalize
 
 RECORD_COUNT = "record_count"
 ACQUIRED = "_acquired_at"
-FIRST = "_first_acquired_at"
 PROVENANCE_FIELDS = (
     {"name": SOURCE_DEPARTMENT, "title": "数据来源部门", "type": "string",
      "description": "提供该数据的政务部门 (source department)"},
@@ -56,7 +55,7 @@ class Product:
     fields: list[dict]  # Table Schema fields, in the same order
     primary_key: list[str]
     disclosure: Disclosure
-    acquired_from: datetime | None = None  # the oldest source batch behind the rows
+    acquired_from: datetime | None = None  # the oldest source batch it was made from
     acquired_at: datetime | None = None  # the newest
 
 
@@ -201,7 +200,6 @@ def aggregate(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, Di
             noisy = noisy.clip(lower=0)
         out[f"sum_{name}"] = noisy.round().astype("Int64") if integer else noisy.round(2)
     out[ACQUIRED] = grouped[ACQUIRED].max()
-    out[FIRST] = grouped[ACQUIRED].min()
     out = out.reset_index()
     rare = out[RECORD_COUNT] < k
     kept = out[~rare].reset_index(drop=True)
@@ -250,7 +248,7 @@ def build(frame: pd.DataFrame, contract: Contract) -> Product:
         body = _with_names_and_labels(rows, contract, by).join(rows[sums])
         fields = _aggregate_fields(contract, disclosure.quasi_identifiers)
         key = by
-        acquired, first = rows[ACQUIRED], rows[FIRST]
+        acquired = rows[ACQUIRED]
     else:
         rows, disclosure = anonymize_records(frame, contract)
         columns = list(rows.columns)
@@ -259,10 +257,11 @@ def build(frame: pd.DataFrame, contract: Contract) -> Product:
         key = [k for k in contract.natural_key
                if k in columns and k not in disclosure.quasi_identifiers] \
             if all(k in columns for k in contract.natural_key) else []
-        acquired = first = frame.loc[rows.index, ACQUIRED]
+        acquired = frame.loc[rows.index, ACQUIRED]
     stamped = stamp(body, contract, acquired)
+    every = frame[ACQUIRED]  # the data as of: every stored record the product was made from
     return Product(neutralize_frame(stamped).reset_index(drop=True), [*fields, *PROVENANCE_FIELDS],
-                   key, disclosure, _moment(first.min()), _moment(acquired.max()))
+                   key, disclosure, _moment(every.min()), _moment(every.max()))
 
 
 def k_of(product: Product, contract: Contract) -> int | None:
@@ -279,8 +278,14 @@ CSV_BOM = b"\xef\xbb\xbf"
 _CSV = pacsv.WriteOptions(eol="\r\n", quoting_style="needed")
 
 
-def arrow_table(rows: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(rows, preserve_index=False)
+_ARROW = {"integer": pa.int64(), "number": pa.float64()}
+
+
+def arrow_table(rows: pd.DataFrame, fields: list[dict]) -> pa.Table:
+    """The rows as Arrow columns of their schema types (text for everything else, dates too:
+    the CSV writes them as ISO 8601 text, :func:`to_parquet` makes them dates)."""
+    schema = pa.schema([(f["name"], _ARROW.get(f["type"], pa.string())) for f in fields])
+    return pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
 
 
 def to_csv(table: pa.Table) -> bytes:

@@ -38,7 +38,7 @@ from jinshu.store.tables import dataset_table, publications
 @dataclass(frozen=True)
 class Published:
     rows: int
-    version: str
+    version: str | None  # None: the dataset has no record yet, nothing was published
     suppressed: int
 
 
@@ -77,7 +77,7 @@ def render(contract: Contract, made: product.Product, version: str, now: datetim
            public_url: str) -> dict[str, bytes]:
     """Every file of the version: the data, then the package and the stamp."""
     bare = provenance.make_stamp(contract, version, made.acquired_from, made.acquired_at, now)
-    table = product.arrow_table(made.rows)
+    table = product.arrow_table(made.rows, made.fields)
     names = {fmt: package.data_file(contract.id, fmt) for fmt in package.FORMATS}
     embedded = {"jinshu.provenance": json.dumps(bare, ensure_ascii=False)}
     files = {names["csv"]: product.to_csv(table), names["json"]: product.to_json(made.rows),
@@ -106,6 +106,8 @@ def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetim
 def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
              keep_versions: int, public_url: str) -> Published:
     made = read_product(engine, contract)
+    if made.acquired_at is None:  # nothing stored yet: nothing to open
+        return Published(0, None, 0)
     latest = site.pointer(store, contract.id)
     kept = latest["versions"] if latest else []
     version = _unique_version(store, contract, now, kept)

@@ -140,8 +140,8 @@ def version_files(store: ObjectStore, dataset: str) -> dict[str, bytes]:
 def everything(settings, contracts):
     """Every open dataset ingested once (20 records each; a formula and a planted ID number
     in free text would be blocked, so only formulas are planted) and published."""
-    def plant(frame: pd.DataFrame) -> None:
-        for i, formula in enumerate(FORMULAS):
+    def plant(frame: pd.DataFrame) -> None:  # (a bare CR would not survive ingest's CSV reading)
+        for i, formula in enumerate(f for f in FORMULAS if "\r" not in f):
             frame.loc[i, "service_hours"] = formula
 
     ingest(settings, contracts, "vaccination_sites", "a.csv", seed=1, edit=plant)
