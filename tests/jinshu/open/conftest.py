@@ -15,7 +15,7 @@ from jinshu.open import package, product, publisher, site
 from jinshu.settings import DEFAULT_CATALOG_DIR
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import ObjectStore, open_store
-from tests.helpers import ingest_file
+from tests.helpers import ingest_file, make_settings
 
 CATALOG = load_catalog(DEFAULT_CATALOG_DIR)
 OPEN = [c.id for c in CATALOG.values() if c.is_open]
@@ -136,10 +136,7 @@ def version_files(store: ObjectStore, dataset: str) -> dict[str, bytes]:
     return {o.key.rsplit("/", 1)[1]: store.read(o.key) for o in store.list(latest["path"])}
 
 
-@pytest.fixture
-def everything(settings, contracts):
-    """Every open dataset ingested once (20 records each; a formula and a planted ID number
-    in free text would be blocked, so only formulas are planted) and published."""
+def _everything(settings, contracts):
     def plant(frame: pd.DataFrame) -> None:  # (a bare CR would not survive ingest's CSV reading)
         for i, formula in enumerate(f for f in FORMULAS if "\r" not in f):
             frame.loc[i, "service_hours"] = formula
@@ -152,3 +149,17 @@ def everything(settings, contracts):
 
 def data_names(dataset: str) -> list[str]:
     return [package.data_file(dataset, fmt) for fmt in package.FORMATS]
+
+
+@pytest.fixture
+def everything(settings, contracts):
+    """Every open dataset ingested once (vaccination sites with formulas planted in free text)
+    and published, on SQLite and on PostgreSQL."""
+    return _everything(settings, contracts)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, contracts):
+    """The same on the embedded defaults, once per module: (settings, open-data store)."""
+    settings = make_settings(tmp_path_factory.mktemp("published") / "home")
+    return settings, _everything(settings, contracts)
