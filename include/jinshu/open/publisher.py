@@ -54,9 +54,18 @@ def needed_columns(contract: Contract) -> list[str]:
     return [*names, "_acquired_at"]
 
 
+def select_needed(source: sa.Table, contract: Contract) -> sa.Select:
+    return sa.select(*(source.c[n] for n in needed_columns(contract))).order_by(source.c._record_hash)
+
+
+def guarded(name: str) -> bool:
+    """The files the leak guard scans: the CSV (the JSON and Parquet hold the same values),
+    the package and the stamp."""
+    return not name.endswith((".parquet", ".json")) or name in (package.PACKAGE, package.STAMP)
+
+
 def read_product(engine: Engine, contract: Contract) -> product.Product:
-    source = dataset_table(contract)
-    query = sa.select(*(source.c[n] for n in needed_columns(contract))).order_by(source.c._record_hash)
+    query = select_needed(dataset_table(contract), contract)
     with engine.connect() as conn:
         incident.ensure_available(conn, contract.id)
         frame = dialect.read_text_frame(conn, query)
@@ -114,7 +123,7 @@ def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: dateti
     files = render(contract, made, version, now, public_url)
     try:
         for name, data in files.items():  # fail closed: scan everything before writing anything
-            if not name.endswith((".parquet", ".json")) or name in (package.PACKAGE, package.STAMP):
+            if guarded(name):
                 leakguard.guard(f"{store.url}/{contract.id}/{version}/{name}", data)
     except leakguard.LeakFound as leak:
         incident.leak_blocked(engine, contract.id, "open_data", leak, now)
