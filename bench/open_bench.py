@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
@@ -208,7 +207,8 @@ def run(args, admin: str, pg_url: str, home: Path) -> int:
     out = args.out / f"open-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
     print(f"\nopen-data publication of {args.rows:,} rows ({rows:,} published, "
-          f"{result['suppressed_rows']:,} suppressed, k = {k} >= {contract.open.k}; levels {result['levels']})")
+          f"{result['suppressed_rows']:,} suppressed, k = {k} >= {contract.open.k}; "
+          f"levels {result['levels']})")
     for name, seconds in steps.items():
         print(f"  {name:<44} {seconds:7.2f} s")
     print(f"  {'publish, end to end (the task)':<44} {published:7.2f} s")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from pyshacl import validate
-from rdflib import RDF, Graph, Literal, URIRef
-from rdflib import namespace
+from rdflib import RDF, Graph, Literal, URIRef, namespace
 
 from jinshu.open import catalog, package, publisher
 from jinshu.settings import PACKAGE_DIR

@@ -20,7 +20,7 @@ ALLOWANCE = "minimum_living_allowance"
 
 @pytest.fixture
 def cli(published, monkeypatch):
-    settings, store = published
+    settings, _ = published
     monkeypatch.setenv("JINSHU_HOME", str(settings.home))
     monkeypatch.setenv("JINSHU_STORE_URL", settings.store_url)
     runner = CliRunner()
