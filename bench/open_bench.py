@@ -105,7 +105,6 @@ def copy_to_parquet(pg_url: str, query: str, out: Path) -> tuple[float, int]:
 def phases(engine, store, contract) -> dict[str, float]:
     """Each step of one publication timed on its own (a second publication, not the measured one)."""
     from jinshu.open import product, publisher
-    from jinshu.protect import leakguard
     from jinshu.store import dialect
     from jinshu.store.tables import dataset_table
 
@@ -126,8 +125,7 @@ def phases(engine, store, contract) -> dict[str, float]:
     now = datetime.now(UTC)
     files = timed("render CSV, JSON, Parquet, package, stamp",
                   lambda: publisher.render(contract, made, "phase-run", now, PUBLIC_URL))
-    timed("leak guard", lambda: [leakguard.guard(n, d) for n, d in files.items()
-                                 if publisher.guarded(n)])
+    timed("leak guard", lambda: publisher.guard(contract, made, files, "phases/"))
     timed("write files", lambda: [store.write(f"phases/{n}", d) for n, d in files.items()])
     return out
 

@@ -18,6 +18,7 @@ starts a spreadsheet formula (:func:`jinshu.protect.cells.neutralize_frame`).
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -297,9 +298,36 @@ def to_csv(table: pa.Table) -> bytes:
     return buffer.getvalue()
 
 
-def to_json(rows: pd.DataFrame) -> bytes:
-    """An array of objects, one per row, UTF-8 (Chinese as is), missing values as null."""
-    return rows.to_json(orient="records", force_ascii=False, date_format="iso").encode("utf-8")
+def _json_values(column: pa.ChunkedArray) -> pa.Array:
+    """Each value of a column as JSON text (``null`` when missing). Text is encoded once per
+    distinct value; numbers are cast by Arrow (the shortest text that reads back the same)."""
+    column = column.combine_chunks()
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = column.dictionary_encode()
+        words = pa.array([json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()],
+                         pa.string())
+        out = pc.take(words, encoded.indices)
+    else:
+        out = pc.cast(column, pa.string())
+    return pc.fill_null(out, "null")
+
+
+def to_json(table: pa.Table) -> bytes:
+    """An array of objects, one per row, UTF-8 (Chinese as is), missing values as null; built
+    column by column in Arrow (a million rows in a second or two, not a dict per row)."""
+    if table.num_rows == 0:
+        return b"[]"
+    parts: list = []
+    for i, name in enumerate(table.column_names):
+        parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":",
+                  _json_values(table.column(i))]
+    rows = pc.binary_join_element_wise(*parts, "},\n", "").cast(pa.large_string())
+    # the rows' bytes lie end to end in the array's data buffer: that is the array's body
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
+    out = bytearray(b"[")
+    out += memoryview(rows.buffers()[2])[offsets[0]:offsets[-1] - 2]  # no ",\n" after the last
+    out += b"]"
+    return bytes(out)
 
 
 def to_parquet(table: pa.Table, fields: list[dict], metadata: dict[str, str]) -> bytes:

@@ -24,12 +24,9 @@ Parquet alike, so all three hold the same values) is written through :func:`neut
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_STARTS = re.compile(r"[=+\-@\t\r]")
 
 
 def is_formula(value: object) -> bool:
@@ -54,7 +51,7 @@ def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
         column = out[name]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        starts = column.str.match(_STARTS).fillna(False).astype(bool)
-        if starts.any():
-            out[name] = column.where(~starts, "'" + column.astype("str"))
+        formulas = [v for v in column.unique() if is_formula(v)]  # distinct values only
+        if formulas:
+            out[name] = column.replace({v: neutralize(v) for v in formulas})
     return out

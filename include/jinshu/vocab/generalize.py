@@ -3,11 +3,11 @@
 Each kind of field has named levels, from the least to the most general; a contract's
 ``open.quasi_identifiers`` lists which levels a field may be published at
 (:mod:`jinshu.open.anonymize` climbs them until every combination appears k times).
-Vectorized over a Series; missing values stay missing.
+Vectorized over a Series; the result is text (pandas ``str``), missing values stay missing.
 
 >>> import pandas as pd
 >>> generalize("year", pd.Series(["1998-03-07", None])).tolist()
-['1998', None]
+['1998', nan]
 >>> generalize("decade", pd.Series(["1998-03-07"])).tolist()
 ['1990-1999']
 >>> generalize("band5", pd.Series([7, 37, 101])).tolist()
@@ -17,7 +17,7 @@ Vectorized over a Series; missing values stay missing.
 >>> generalize("prefecture", pd.Series(["140105", "140302"])).tolist()
 ['140100', '140300']
 >>> generalize("district", pd.Series(["山西省太原市小店区迎泽大街12号", "外省某地"])).tolist()
-['山西省太原市小店区', None]
+['山西省太原市小店区', nan]
 >>> generalize("city", pd.Series(["山西省太原市小店区迎泽大街12号"])).tolist()
 ['山西省太原市']
 
@@ -71,40 +71,38 @@ def _band(values: pd.Series, width: int) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
     low = (numbers // width * width).astype("Int64")
     text = low.astype("str") + "-" + (low + width - 1).astype("str")
-    return text.astype(object).where(numbers.notna(), None)
+    return text.where(numbers.notna()).astype("str")
 
 
 def _dates(values: pd.Series, level: str) -> pd.Series:
-    text = values.astype("str").where(values.notna())
+    text = values.astype("str")
     if level == "month":
-        out = text.str.slice(0, 7)
-    elif level == "year":
-        out = text.str.slice(0, 4)
-    else:
-        decade = text.str.slice(0, 3)
-        out = decade + "0-" + decade + "9"
-    return out.astype(object).where(values.notna(), None)
+        return text.str.slice(0, 7)
+    if level == "year":
+        return text.str.slice(0, 4)
+    decade = text.str.slice(0, 3)
+    return decade + "0-" + decade + "9"
 
 
 def _division(values: pd.Series, level: str) -> pd.Series:
     text = values.astype("str")
-    out = text if level == "county" else text.str.slice(0, 4) + "00" if level == "prefecture" \
-        else text.str.slice(0, 2) + "0000"
-    return out.astype(object).where(values.notna(), None)
+    if level == "county":
+        return text
+    return text.str.slice(0, 4) + "00" if level == "prefecture" else text.str.slice(0, 2) + "0000"
 
 
 def _address(values: pd.Series, level: str) -> pd.Series:
-    codes = pd.Series(divisions.district_codes(values.tolist()), index=values.index, dtype=object)
+    codes = pd.Series(divisions.district_codes(values.tolist()), index=values.index, dtype="str")
     step = {"district": lambda c: c, "city": divisions.prefecture_of,
             "province_name": divisions.province_of}[level]
     names = {c: divisions.full_name(step(c)) for c in codes.dropna().unique()}
-    return codes.map(names).astype(object).where(codes.notna(), None)
+    return codes.map(names).astype("str")
 
 
 def generalize(level: str, values: pd.Series) -> pd.Series:
-    """``values`` at ``level`` (one of :data:`LEVELS`); the result is text."""
+    """``values`` at ``level`` (one of :data:`LEVELS`)."""
     if level == "exact":
-        return values.astype("str").astype(object).where(values.notna(), None)
+        return values.astype("str")
     if level in ("month", "year", "decade"):
         return _dates(values, level)
     if level.startswith("band"):
