@@ -92,7 +92,7 @@ def _division(values: pd.Series, level: str) -> pd.Series:
 
 
 def _address(values: pd.Series, level: str) -> pd.Series:
-    codes = pd.Series(divisions.district_codes(values.tolist()), index=values.index, dtype="str")
+    codes = pd.Series(divisions.district_codes(values), index=values.index, dtype="str")
     step = {"district": lambda c: c, "city": divisions.prefecture_of,
             "province_name": divisions.province_of}[level]
     names = {c: divisions.full_name(step(c)) for c in codes.dropna().unique()}
