@@ -147,6 +147,8 @@ def district_codes(texts) -> list[str | None]:
 
     array = pa.array(texts if isinstance(texts, pd.Series) else list(texts), type=pa.string(),
                      from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):  # a large pandas column comes in chunks
+        array = array.combine_chunks()
     cut = pc.struct_field(pc.extract_regex(array, pattern=ADDRESS_HEAD), [0])
     heads = pc.if_else(pc.is_valid(cut), cut, pc.utf8_slice_codeunits(array, 0, HEAD_CHARS))
     encoded = heads.dictionary_encode()
