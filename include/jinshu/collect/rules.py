@@ -31,6 +31,7 @@ _DATE_SEPARATORS = r"[/.年月]"
 class Checked:
     valid: pd.DataFrame
     violations: pd.DataFrame  # VIOLATION_COLUMNS, one row per failing (row, column)
+    clashes: pd.DataFrame | None = None  # natural keys sent with different values (normalized)
 
 
 def _violations(rows: pd.Series, column: str, rule: str, detail: str, fix: str) -> pd.DataFrame:
@@ -204,9 +205,14 @@ def _contradiction(rows: pd.Series, check: Check, part: str, name: str,
 
 def natural_key_conflicts(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """Violations for rows sharing a natural key with a *different* record in the same batch."""
+    return clash_violations(frame.loc[natural_key_clashes(frame, contract), ROW], contract)
+
+
+def clash_violations(rows: pd.Series, contract: Contract) -> pd.DataFrame:
+    """The violation of rows whose natural key the file sends with different values."""
     key = list(contract.natural_key)
     return _violations(
-        frame.loc[natural_key_clashes(frame, contract), ROW], ",".join(key), "natural_key_conflict",
+        rows, ",".join(key), "natural_key_conflict",
         f"the same {'/'.join(key)} appears with different values in this file",
         f"send one record per {'/'.join(key)}",
     )
@@ -229,7 +235,11 @@ def check_rows(frame: pd.DataFrame, contract: Contract) -> Checked:
         violations = pd.concat([violations, *contradictions], ignore_index=True)
     passed = checked[~checked[ROW].isin(violations[ROW])]
     conflicts = natural_key_conflicts(passed, contract)
+    key = list(contract.natural_key)
+    clashes = passed[key].iloc[:0]
     if not conflicts.empty:
         violations = pd.concat([violations, conflicts], ignore_index=True)
-        passed = passed[~passed[ROW].isin(conflicts[ROW])]
-    return Checked(passed.reset_index(drop=True), violations[VIOLATION_COLUMNS])
+        clashing = passed[ROW].isin(conflicts[ROW])
+        clashes = passed.loc[clashing, key].drop_duplicates().reset_index(drop=True)
+        passed = passed[~clashing]
+    return Checked(passed.reset_index(drop=True), violations[VIOLATION_COLUMNS], clashes)

@@ -101,6 +101,10 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _gx_results(frame: pd.DataFrame, contract: Contract,
                 resolved: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[QualityResult]:
     import great_expectations as gx
@@ -147,6 +151,7 @@ def _gx_results(frame: pd.DataFrame, contract: Contract,
             kwargs={k: plain(v) if isinstance(v, pd.Timestamp) else v for k, v in kwargs.items()},
             unexpected_sample=sample(result.get("partial_unexpected_list") or [], columns, masked),
             expectation_type=entry["type"], element_count=int(total) if total is not None else None,
+            missing_count=_count(result.get("missing_count")),
         )
     return [by_id[entry["id"]] for entry, _ in resolved]
 
@@ -159,14 +164,25 @@ def validate(frame: pd.DataFrame, contract: Contract, suite: Mapping[str, Any],
     ``previous_rows``/``previous_batch_at``: the dataset's previous batch, None if none.
     Results come in suite order; samples are masked.
     """
+    results = {r.expectation: r for r in validate_records(frame, contract, suite, now)}
+    results.update((r.expectation, r) for r in batch_results(suite, len(frame), previous_rows,
+                                                             previous_batch_at, now))
+    return [results[e["id"]] for e in suite_entries(suite)]
+
+
+def validate_records(frame: pd.DataFrame, contract: Contract, suite: Mapping[str, Any],
+                     now: datetime) -> list[QualityResult]:
+    """The suite's GX expectations on ``frame`` (a batch, or one chunk of it), in suite order."""
     check_suite(suite)
-    entries = suite_entries(suite)
-    batch_entries = [e for e in entries if e["type"] in BATCH_CHECKS]
-    gx_entries = [e for e in entries if e["type"] not in BATCH_CHECKS]
-    results: dict[str, QualityResult] = {}
-    if gx_entries:
-        prepared, resolved = _prepared(frame, contract, gx_entries, aware(now).date())
-        results.update((r.expectation, r) for r in _gx_results(prepared, contract, resolved))
-    for entry in batch_entries:
-        results[entry["id"]] = batch_check(entry, len(frame), previous_rows, previous_batch_at, now)
-    return [results[e["id"]] for e in entries]
+    gx_entries = [e for e in suite_entries(suite) if e["type"] not in BATCH_CHECKS]
+    if not gx_entries:
+        return []
+    prepared, resolved = _prepared(frame, contract, gx_entries, aware(now).date())
+    return _gx_results(prepared, contract, resolved)
+
+
+def batch_results(suite: Mapping[str, Any], rows: int, previous_rows: int | None,
+                  previous_batch_at: datetime | None, now: datetime) -> list[QualityResult]:
+    """The suite's two batch checks on a whole batch of ``rows`` distinct records."""
+    return [batch_check(entry, rows, previous_rows, previous_batch_at, now)
+            for entry in suite_entries(suite) if entry["type"] in BATCH_CHECKS]
