@@ -45,7 +45,8 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 LOAD = BY_NAME["load"]
 BEFORE_LOAD = CHUNK_STAGES = tuple(s for s in STAGES if s.per_chunk)
 SIDE_BY_SIDE = tuple(s.name for s in STAGES if s.after == ("dedup",))
-BatchClosed, QualityFailed = stages.BatchClosed, stages.QualityFailed
+BatchClosed, QualityFailed, ChunksUnfinished = (stages.BatchClosed, stages.QualityFailed,
+                                                stages.ChunksUnfinished)
 discover, split = stages.discover, stages.split
 
 
