@@ -42,7 +42,7 @@ from jinshu.catalog import Contract
 def chunk_task(contract: Contract, stage: pipeline.Stage):
     """The Airflow task of one registry stage that runs per chunk."""
 
-    @task(task_id=stage.task_id, map_index_template="{{ task.op_args[0] }}")
+    @task(task_id=stage.task_id, map_index_template="{{ task.op_kwargs['chunk'] }}")
     def run(chunk: str) -> str:
         return tasks.run_stage(stage.name, contract.id, chunk)
 
@@ -75,13 +75,13 @@ def build_ingest_dag(contract: Contract):
             made = {}
             for stage in pipeline.CHUNK_STAGES:  # the registry's order respects ``after``
                 upstream = [made[name] for name in stage.after]
-                made[stage.name] = chunk_task(contract, stage)(upstream[0] if upstream else chunk)
+                made[stage.name] = chunk_task(contract, stage)(chunk=upstream[0] if upstream else chunk)
                 for other in upstream[1:]:
                     other >> made[stage.name]
 
         @task(task_id=pipeline.LOAD.task_id, outlets=[tasks.central_asset(contract)],
               trigger_rule="all_done", max_active_tis_per_dagrun=1,
-              map_index_template="{{ task.op_args[0] }}")
+              map_index_template="{{ task.op_kwargs['batch_id'] }}")
         def load_batch(batch_id: str) -> dict[str, int]:
             return tasks.load_batch(contract.id, batch_id)
 
