@@ -18,7 +18,8 @@ def whole(data: bytes, score=None) -> tuple[pd.DataFrame, list, str]:
     return frame, bad, encoding
 
 
-def streamed(data: bytes, rows: int, block: int, limits: Limits = Limits(), score=None):
+def streamed(data: bytes, rows: int, block: int, limits: Limits | None = None, score=None):
+    limits = limits or Limits()
     stream = CsvStream((data[i:i + block] for i in range(0, len(data), block)), limits, score, rows,
                        reopen=lambda: [data])
     chunks = list(stream.chunks())
@@ -68,6 +69,7 @@ def test_the_header_below_title_rows_is_found_and_rows_keep_their_numbers():
     got, got_bad, stream, _ = streamed(data, 9, 17, score=score)
     assert stream.header_row == 3 and got["_row"].iloc[0] == 4
     pd.testing.assert_frame_equal(got, frame.reset_index(drop=True))
+    assert sorted(b.row for b in got_bad) == [b.row for b in bad]
 
 
 @pytest.mark.parametrize(("data", "limits", "rule", "words"), [
