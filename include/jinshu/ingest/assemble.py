@@ -103,8 +103,8 @@ class ChunkedFile:
         return out
 
     def partitions(self) -> Iterator[pd.DataFrame]:
-        """The records to store, one key partition at a time in key order, settled across
-        chunks."""
+        """The records to store, one key partition at a time (in key order where the key is a
+        blind index), settled across chunks."""
         key = policy.key_columns(self.contract)
         for p in range(self.manifest.partitions):
             frames = [c.load(part_file(p)) for c, done in zip(self.chunks, self._parts, strict=True)
@@ -120,7 +120,7 @@ class ChunkedFile:
             self._repeats.append(settled.repeats)
             self._clashing.append(settled.clashing)
             self.distinct_records += len(settled.records)
-            yield settled.records.sort_values(key, kind="stable")
+            yield settled.records
 
     def duplicates(self) -> Iterator[pd.DataFrame]:
         """``_row``, ``_record_hash`` of every later occurrence of a stored record (within a

@@ -26,6 +26,7 @@ from jinshu.govern import audit
 from jinshu.repeat import ledger
 from jinshu.repeat.dedup import RECORD_HASH
 from jinshu.repeat.stored import store_records
+from jinshu.store import dialect
 from jinshu.store.bulk import bulk_load
 from jinshu.store.tables import batches, consent_gate, duplicates, quarantine, scope_violations
 
@@ -86,6 +87,7 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
     stored = known = 0
+    dialect.by_key_index(conn)  # each partition meets what the earlier ones stored
     for records in outcome.partitions():
         done = store_records(conn, contract, batch_id, records, row.received_at)
         stored, known = stored + done[0], known + done[1]

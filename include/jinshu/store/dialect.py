@@ -154,6 +154,16 @@ def comment_column(conn: Connection, table: str, column: str, comment: str | Non
         conn.exec_driver_sql(f"COMMENT ON COLUMN {quote(table)}.{quote(column)} IS {text}")
 
 
+def by_key_index(conn: Connection) -> None:
+    """Until the transaction ends, staged rows meet a table through its key index, one probe
+    per row, never by a scan of the whole table (PostgreSQL's plans for a staged partition
+    against a table it has not analyzed yet would hash the table on every partition), and
+    sorts stay in memory."""
+    if is_postgres(conn):
+        for setting in ("enable_hashjoin = off", "enable_mergejoin = off", "work_mem = '256MB'"):
+            conn.exec_driver_sql(f"SET LOCAL {setting}")
+
+
 def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
     """A first load may COPY straight in and build the key index after (PostgreSQL only)."""
     return is_postgres(conn) and conn.execute(sa.select(table).limit(1)).first() is None
