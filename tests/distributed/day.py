@@ -42,7 +42,7 @@ class Day:
     """What one day of drops left, and how it went."""
 
     runs: list[dict]
-    parts: dict[str, fingerprint.Part]
+    rows: dict[str, list[str]]  # the central store's tables, as compared (fingerprint.store_rows)
     open_data: dict[str, fingerprint.Part]
     stage_left: list[str]
     quality_keys: list[str]
@@ -50,9 +50,29 @@ class Day:
     seconds: float  # from the first ingest trigger until every run had finished
     disturbance: dict = field(default_factory=dict)
 
+    @property
+    def parts(self) -> dict[str, fingerprint.Part]:
+        return fingerprint.parts_of(self.rows)
+
     def compared(self) -> dict[str, object]:
-        """What must equal the undisturbed run's."""
+        """What must equal the undisturbed run's: counts and checksums."""
         return {"store": self.parts, "open_data": self.open_data, "stage_left": self.stage_left}
+
+    def differences(self, other: Day) -> list[str]:
+        """What differs from ``other``, with a sample of the rows only one of them has."""
+        found = []
+        for table in sorted(set(self.rows) | set(other.rows)):
+            mine, theirs = set(self.rows.get(table, [])), set(other.rows.get(table, []))
+            if mine != theirs or len(self.rows.get(table, [])) != len(other.rows.get(table, [])):
+                found.append(f"{table}: {len(self.rows.get(table, []))} rows vs "
+                             f"{len(other.rows.get(table, []))}; only here: "
+                             f"{sorted(mine - theirs)[:2]}; only there: {sorted(theirs - mine)[:2]}")
+        for key in sorted(set(self.open_data) | set(other.open_data)):
+            if self.open_data.get(key) != other.open_data.get(key):
+                found.append(f"open data {key}: {self.open_data.get(key)} vs {other.open_data.get(key)}")
+        if self.stage_left != other.stage_left:
+            found.append(f"stage files left: {self.stage_left} vs {other.stage_left}")
+        return found
 
 
 def harness_settings(stack: Stack) -> Settings:
@@ -147,7 +167,7 @@ def run_day(stack: Stack, contracts: dict[str, Contract],
     quality = open_store(settings.quality_url, settings.s3_endpoint_url)
     return Day(
         runs=runs,
-        parts=fingerprint.store_parts(settings, contracts),
+        rows=fingerprint.store_rows(settings, contracts),
         open_data=fingerprint.open_data_parts(open_store(settings.open_data_url,
                                                          settings.s3_endpoint_url)),
         stage_left=fingerprint.keys_of(stage),

@@ -11,6 +11,9 @@ Left out on purpose, because they differ between two correct runs of the same in
 * **serial ids** the database hands out in commit order: ``id`` columns and the audit log's
   ``seq``, with ``hash`` / ``prev_hash`` that chain entries in that order (the chain is
   checked on its own: :func:`audit_chain_intact`);
+* **batch ids**, derived from the dropped object's upload time among others: wherever one
+  appears (lineage columns, the ledger, quarantine, audit subjects and details) it is
+  replaced by ``batch:<dataset>:<file as shown>``, which is the same in both runs;
 * **random nonces**: AES-GCM envelopes are compared by their plaintext (decrypted with the
   deployment's keys), and a data key's ``check_value`` is left out;
 * **how many times the publishers ran**: asset events arriving while a publisher runs are
@@ -59,8 +62,18 @@ class Part:
     digest: str
 
 
-def _digest(rows: Iterable[object]) -> Part:
-    texts = sorted(json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) for r in rows)
+def _texts(rows: Iterable[object], names: Mapping[str, str] | None = None) -> list[str]:
+    """Each row as canonical JSON, batch ids replaced by their stable names; sorted."""
+    texts = []
+    for row in rows:
+        text = json.dumps(row, ensure_ascii=False, sort_keys=True, default=str)
+        for batch_id, name in (names or {}).items():
+            text = text.replace(batch_id, name)
+        texts.append(text)
+    return sorted(texts)
+
+
+def _digest(texts: list[str]) -> Part:
     return Part(len(texts), hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16])
 
 
@@ -76,13 +89,16 @@ def _plain(value: object) -> object:
     return value
 
 
-def store_parts(settings: Settings, contracts: Mapping[str, Contract]) -> dict[str, Part]:
-    """Every table of the central store, clear values in place of envelopes."""
+def store_rows(settings: Settings, contracts: Mapping[str, Contract]) -> dict[str, list[str]]:
+    """Every table of the central store as sorted canonical rows, clear values in place of
+    envelopes, run-specific columns left out (see the module's doc)."""
     engine = engine_for(settings.store_url)
     protector = keys.protector(settings)
     by_table = {c.table: c for c in contracts.values()}
-    parts: dict[str, Part] = {}
+    tables: dict[str, list[str]] = {}
     with engine.connect() as conn:
+        names = {r.batch_id: f"batch:{r.dataset_id}:{r.file_key}" for r in conn.execute(
+            sa.text("SELECT batch_id, dataset_id, file_key FROM batches"))}
         for table in sorted(sa.inspect(conn).get_table_names()):
             frame = pd.read_sql(sa.text(f'SELECT * FROM "{table}"'), conn)
             if table in by_table and policy.encrypted_fields(by_table[table]):
@@ -90,8 +106,12 @@ def store_parts(settings: Settings, contracts: Mapping[str, Contract]) -> dict[s
             rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
             if table == "quarantine":
                 rows = [_revealed_original(r, settings, contracts, conn) for r in rows]
-            parts[table] = _digest(_table_rows(table, rows))
-    return parts
+            tables[table] = _texts(_table_rows(table, rows), names)
+    return tables
+
+
+def parts_of(rows: Mapping[str, list[str]]) -> dict[str, Part]:
+    return {table: _digest(texts) for table, texts in rows.items()}
 
 
 def _table_rows(table: str, rows: list[dict]) -> list[dict]:
@@ -141,7 +161,7 @@ def open_data_parts(store: ObjectStore) -> dict[str, Part]:
         if "/versions/" in obj.key or obj.key.startswith("audit/"):
             continue
         data = store.read(obj.key)
-        parts[obj.key] = _digest(_file_rows(obj.key, data))
+        parts[obj.key] = _digest(_texts(_file_rows(obj.key, data)))
     return parts
 
 
