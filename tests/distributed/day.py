@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from jinshu.catalog import Contract
-from jinshu.govern import audit
 from jinshu.dev.generate import consent_extract, generate_frame, render_extract
+from jinshu.govern import audit
 from jinshu.settings import Settings
 from jinshu.store.objects import ObjectStore, open_store
 from tests.distributed import fingerprint

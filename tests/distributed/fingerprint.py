@@ -13,7 +13,8 @@ Left out on purpose, because they differ between two correct runs of the same in
   checked on its own: :func:`audit_chain_intact`);
 * **batch ids**, derived from the dropped object's upload time among others: wherever one
   appears (lineage columns, the ledger, quarantine, audit subjects and details) it is
-  replaced by ``batch:<dataset>:<file as shown>``, which is the same in both runs;
+  replaced by ``batch:<dataset>:<file as shown>``, which is the same in both runs; and
+  open-data **version stamps** (``<id>/versions/<UTC time>/``) by ``<version>``;
 * **random nonces**: AES-GCM envelopes are compared by their plaintext (decrypted with the
   deployment's keys), and a data key's ``check_value`` is left out;
 * **how many times the publishers ran**: asset events arriving while a publisher runs are
@@ -31,6 +32,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -52,6 +54,7 @@ SERIALS = {"id", "seq", "hash", "prev_hash"}
 NONCES = {"check_value"}
 PUBLISH_ACTIONS = {"publish_exchange", "publish_open_data"}
 LEFT_OUT = RUN_TIMES | SERIALS | NONCES
+VERSION_STAMP = re.compile(r"\d{8}T\d{12}Z")  # jinshu.open.publisher.version_key
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _texts(rows: Iterable[object], names: Mapping[str, str] | None = None) -> li
         text = json.dumps(row, ensure_ascii=False, sort_keys=True, default=str)
         for batch_id, name in (names or {}).items():
             text = text.replace(batch_id, name)
-        texts.append(text)
+        texts.append(VERSION_STAMP.sub("<version>", text))
     return sorted(texts)
 
 
@@ -116,7 +119,7 @@ def parts_of(rows: Mapping[str, list[str]]) -> dict[str, Part]:
 
 def _table_rows(table: str, rows: list[dict]) -> list[dict]:
     if table == "publications":
-        return list(_newest(rows, ("channel", "dataset_id"), "published_at").values())
+        return [_clean(r) for r in _newest(rows, ("channel", "dataset_id"), "published_at").values()]
     if table == "audit_log":
         kept = [r for r in rows if r["action"] not in PUBLISH_ACTIONS]
         publishes = [r for r in rows if r["action"] in PUBLISH_ACTIONS]

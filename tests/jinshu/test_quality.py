@@ -303,11 +303,11 @@ def test_reports_in_a_bucket_are_built_where_no_later_run_depends_on_one_workers
         pg_url, tmp_path, contracts, s3_buckets, s3_endpoint, monkeypatch):
     """Two workers that share no folder: each build leaves nothing on its host, and an old
     copy lying on a worker's disk never overwrites the newer report in the bucket."""
+    import shutil
+
     from jinshu import tasks
     from jinshu.store.objects import open_store
     from tests.helpers import ingest_file, make_settings
-
-    import shutil
 
     sites = contracts["vaccination_sites"]
     first = make_settings(tmp_path / "a", store_url=pg_url, landing_url=s3_buckets["landing"],
@@ -328,7 +328,8 @@ def test_reports_in_a_bucket_are_built_where_no_later_run_depends_on_one_workers
         name, data = generate_extract(sites, 15, seed=seed)
         ingest_file(settings, contracts, sites, name, data)
         assert tasks.build_quality_reports() == f"{s3_buckets['quality']}/scorecard.html"
-        left = sorted(p.name for p in settings.quality_dir.rglob("*")) if settings.quality_dir.exists() else []
+        folder = settings.quality_dir
+        left = sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
         assert left == (["scorecard.html"] if settings is hosts[1] else [])
     page = bucket.read("scorecard.html").decode()
     assert page != "stale" and sites.title in page
