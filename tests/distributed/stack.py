@@ -306,9 +306,9 @@ class Stack:
         broker = self.services.get("broker") or self.add("broker", [
             "redis-server", "--port", str(self.where.broker_port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", str(self.root)], dict(os.environ))
+        since = broker.log.stat().st_size if broker.log.exists() else 0
         broker.start()
-        broker.wait_for_line("Ready to accept connections", 30,
-                             since=broker.log.stat().st_size if broker.starts > 1 else 0)
+        broker.wait_for_line("Ready to accept connections", 30, since=since)
 
     def env_for(self, name: str, host: str) -> dict[str, str]:
         """The settings of one native process (``host``: its folders and host name)."""
