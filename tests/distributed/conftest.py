@@ -16,6 +16,20 @@ from tests.distributed.day import Day, run_day
 from tests.distributed.stack import Stack
 
 DAY_DAGS = ["record_consents", "publish_exchange", "publish_open_data"]
+DAYS: list[tuple[str, Day]] = []  # (the test, its day), for the summary at the end
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if DAYS:
+        terminalreporter.write_sep("-", "native stack: wall time of each day's ingest and publishing")
+        for name, day in DAYS:
+            terminalreporter.write_line(f"{day.seconds:6.0f} s  {name}  {day.disturbance or ''}")
+
+
+@pytest.fixture
+def record_day(request):
+    """Call with a day a test ran, for the summary."""
+    return lambda day: DAYS.append((request.node.name, day))
 
 
 @pytest.fixture(scope="module")
@@ -32,4 +46,6 @@ def stack(tmp_path_factory, contracts: dict[str, Contract]) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def reference(stack: Stack, contracts: dict[str, Contract]) -> Day:
     """The day's drops on two workers, undisturbed."""
-    return run_day(stack, contracts)
+    day = run_day(stack, contracts)
+    DAYS.append(("reference (undisturbed)", day))
+    return day

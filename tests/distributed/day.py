@@ -119,10 +119,10 @@ def wait_quiet(stack: Stack, timeout: float = 900) -> None:
     def twice() -> bool:
         if not quiet(stack):
             return False
-        time.sleep(3)
+        time.sleep(1.5)  # an Asset event between a run's end and the next run's creation
         return quiet(stack)
     try:
-        wait_until(twice, timeout, "every DAG run finished", every=2)
+        wait_until(twice, timeout, "every DAG run finished", every=1)
     except TimeoutError as error:
         raise TimeoutError(f"{error}\n{stack.logs()}") from error
 

@@ -79,8 +79,9 @@ def test_the_harness_reads_the_outputs_with_the_deployments_own_keys(stack, refe
 
 
 def test_a_worker_killed_during_an_ingest_task_loses_and_duplicates_nothing(
-        stack, contracts, reference):
+        stack, contracts, reference, record_day):
     day = run_day(stack, contracts, faults.kill_a_worker)
+    record_day(day)
     killed = day.disturbance["task"]
     assert killed["hostname"] in WORKERS
     again = faults.final_try(stack, killed)
@@ -88,14 +89,18 @@ def test_a_worker_killed_during_an_ingest_task_loses_and_duplicates_nothing(
     assert_same_day(day, reference)
 
 
-def test_a_scheduler_restarted_mid_run_loses_and_duplicates_nothing(stack, contracts, reference):
+def test_a_scheduler_restarted_mid_run_loses_and_duplicates_nothing(
+        stack, contracts, reference, record_day):
     day = run_day(stack, contracts, faults.restart_the_scheduler)
+    record_day(day)
     assert day.disturbance["restarts"] >= 1
     assert stack.services["scheduler"].alive()
     assert_same_day(day, reference)
 
 
-def test_runs_resume_after_the_broker_was_gone_for_30_seconds(stack, contracts, reference):
+def test_runs_resume_after_the_broker_was_gone_for_30_seconds(
+        stack, contracts, reference, record_day):
     day = run_day(stack, contracts, faults.stop_the_broker)
+    record_day(day)
     assert day.disturbance["down_s"] >= faults.BROKER_DOWN_SECONDS
     assert_same_day(day, reference)
