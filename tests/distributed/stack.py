@@ -41,6 +41,7 @@ import yaml
 from jinshu.dev import envfile
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 COMPOSE = REPO / "docker-compose.yaml"
 BIN = Path(sys.executable).parent
 PG_SERVER = os.environ.get("JINSHU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -77,6 +78,7 @@ TIMINGS = {
     # a killed scheduler's tasks are adopted by the next one this soon [30, 300]
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+    # (and a retried task waits 5 s, not a minute: airflow_settings/airflow_local_settings.py)
     # DAG files do not change during a run: parse them less often [30]
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
 }
@@ -316,7 +318,8 @@ class Stack:
         env = airflow_env(self.values, self.where)
         env.update({
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONPATH": str(REPO),  # the test's host name callable, below
+            # the host name callable below, and the harness's cluster policy (retry delay)
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE / "airflow_settings")]),
             "HOME": str(home), "AIRFLOW_HOME": str(home / "airflow"),
             "JINSHU_HOME": str(home / "jinshu"), "JINSHU_TEST_HOST": host,
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.distributed.hosts.hostname",
