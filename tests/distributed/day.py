@@ -21,7 +21,8 @@ from jinshu.govern import audit
 from jinshu.settings import Settings
 from jinshu.store.objects import ObjectStore, open_store
 from tests.distributed import fingerprint
-from tests.distributed.stack import Stack, wait_until
+from tests.distributed.processes import wait_until
+from tests.distributed.stack import Stack
 
 ROWS = 120  # per extract: small, so the harness measures the platform, not pandas
 FAULTS = {  # the faults each department's extract carries (as in tests/dags/test_end_to_end.py)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 
-from tests.distributed.stack import Stack, wait_until
+from tests.distributed.processes import wait_until
+from tests.distributed.stack import Stack
 
 BROKER_DOWN_SECONDS = 30
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from jinshu.dev import envfile
-from tests.distributed import stack
+from tests.distributed import native_env as native
 
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-worker", "airflow-triggerer", "airflow-init")
@@ -20,7 +20,7 @@ CONTAINER_PATHS = {"JINSHU_HOME", "JINSHU_CATALOG_DIR"}  # each container's own 
 
 @pytest.fixture(scope="module")
 def compose_text() -> str:
-    return stack.COMPOSE.read_text(encoding="utf-8")
+    return native.COMPOSE.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_compose_defaults_equal_env_example(compose_text, example):
 def test_compose_sets_no_airflow_or_jinshu_setting_of_its_own(example):
     """Every value an Airflow container gets comes from .env, except its own paths."""
     for service in AIRFLOW_SERVICES:
-        for name, value in stack.compose_environment(service).items():
+        for name, value in native.compose_environment(service).items():
             if name in CONTAINER_PATHS or name.startswith("_AIRFLOW_") or name in {
                     "AIRFLOW_UID", "DUMB_INIT_SETSID"}:
                 continue
@@ -51,24 +51,24 @@ def test_compose_sets_no_airflow_or_jinshu_setting_of_its_own(example):
 
 
 def test_the_harness_runs_with_compose_settings_changing_only_what_it_declares(example):
-    values = stack.settings_with_secrets()
-    where = stack.Addresses("af_db", "store_db", 6400, 8400, "http://127.0.0.1:9999")
-    native = stack.airflow_env(values, where)
+    values = native.settings_with_secrets()
+    where = native.Addresses("af_db", "store_db", 6400, 8400, "http://127.0.0.1:9999")
+    harness = native.airflow_env(values, where)
     compose = {k: envfile.interpolate(v, values)
-               for k, v in stack.compose_environment("airflow-worker").items()}
-    changed = {k for k in compose if native.get(k) != compose[k]}
-    assert changed == set(stack.NATIVE) - {"JINSHU_HOME"}  # JINSHU_HOME: set per process
-    assert set(native) - set(compose) == set(stack.TIMINGS)
-    assert native["AIRFLOW__CELERY__BROKER_URL"].endswith(
+               for k, v in native.compose_environment("airflow-worker").items()}
+    changed = {k for k in compose if harness.get(k) != compose[k]}
+    assert changed == set(native.NATIVE) - {"JINSHU_HOME"}  # JINSHU_HOME: set per process
+    assert set(harness) - set(compose) == set(native.TIMINGS)
+    assert harness["AIRFLOW__CELERY__BROKER_URL"].endswith(
         example["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[1])  # the same Redis DB number
     for name in example:  # every setting the worker reads reaches it, secrets generated
-        if name in compose and name not in stack.NATIVE:
-            assert native[name] == (example[name] or values[name]) != ""
+        if name in compose and name not in native.NATIVE:
+            assert harness[name] == (example[name] or values[name]) != ""
 
 
 def test_every_bucket_a_setting_names_is_created_by_compose(compose_text, example):
     [created] = re.findall(r"mc mb --ignore-existing ([^\n]+)", compose_text)
-    assert sorted(stack.bucket_names(example)) == sorted(b.split("/", 1)[1] for b in created.split())
+    assert sorted(native.bucket_names(example)) == sorted(b.split("/", 1)[1] for b in created.split())
 
 
 def test_env_file_gets_fresh_secrets_of_the_right_shape(tmp_path, example):
