@@ -14,11 +14,13 @@ from tests.distributed.stack import Stack
 BROKER_DOWN_SECONDS = 30
 
 
-def running_ingest_task(stack: Stack, timeout: float = 300) -> dict:
-    """A task instance of an ``ingest_`` DAG in state running, with the host it runs on."""
+def running_ingest_task(stack: Stack, timeout: float = 300, mapped: bool = False) -> dict:
+    """A task instance of an ``ingest_`` DAG in state running, with the host it runs on;
+    ``mapped``: one of a batch's own tasks (mapped over the batches), whatever its id."""
     def found() -> dict | None:
         running = [ti for ti in stack.task_instances(state=["running"])
-                   if ti["dag_id"].startswith("ingest_") and ti.get("hostname")]
+                   if ti["dag_id"].startswith("ingest_") and ti.get("hostname")
+                   and (ti["map_index"] >= 0 or not mapped)]
         return running[0] if running else None
     return wait_until(found, timeout, "a running ingest task", every=0.3)
 
@@ -30,8 +32,9 @@ def task_key(ti: dict) -> dict:
 
 def kill_a_worker(stack: Stack) -> dict:
     """SIGKILL every process of the worker running an ingest task (the host is gone), then
-    start it again, as a host that comes back."""
-    ti = running_ingest_task(stack)
+    start it again, as a host that comes back. It picks a batch's own task, so that the
+    retry has to find the batch's earlier stages in the stage bucket."""
+    ti = running_ingest_task(stack, mapped=True)
     worker = stack.services[ti["hostname"]]
     worker.kill()
     killed_at = time.monotonic()

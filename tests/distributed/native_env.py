@@ -55,7 +55,6 @@ TIMINGS = {
     # a killed scheduler's tasks are adopted by the next one this soon [30, 300]
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
-    # (and a retried task waits 5 s, not a minute: airflow_settings/airflow_local_settings.py)
     # DAG files do not change during a run: parse them less often [30]
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
 }

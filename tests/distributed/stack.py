@@ -37,7 +37,6 @@ from tests.distributed.native_env import (
 )
 from tests.distributed.processes import Service, alive_members, signal_session, wait_until
 
-HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 
@@ -101,8 +100,7 @@ class Stack:
         env = airflow_env(self.values, self.where)
         env.update({
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            # the host name callable below, and the harness's cluster policy (retry delay)
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE / "airflow_settings")]),
+            "PYTHONPATH": str(REPO),  # the host name callable, below
             "HOME": str(home), "AIRFLOW_HOME": str(home / "airflow"),
             "JINSHU_HOME": str(home / "jinshu"), "JINSHU_TEST_HOST": host,
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.distributed.hosts.hostname",

@@ -68,11 +68,6 @@ def test_the_batches_tasks_ran_on_both_workers_sharing_no_folder(stack, referenc
     assert "scorecard.html" in reference.quality_keys
 
 
-def test_retries_wait_the_harness_policys_5_seconds_not_a_minute(stack):
-    tasks = stack.call("GET", "/dags/publish_exchange/tasks")["tasks"]
-    assert tasks and {t["retry_delay"]["seconds"] for t in tasks} == {5}
-
-
 def test_the_harness_reads_the_outputs_with_the_deployments_own_keys(stack, reference, contracts):
     settings = harness_settings(stack)
     assert settings.store_url.startswith("postgresql") and not settings.generates_keys
