@@ -23,9 +23,9 @@ CHANGED_SHARE = 100  # one record in this many changes
 
 def _table_digest(store_url: str, table: str, key: str) -> tuple[int, str]:
     with psycopg.connect(store_url) as conn:
-        return conn.execute(sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY {k}), '')) "
-                                    "FROM {t} AS t").format(t=sql.Identifier(table),
-                                                            k=sql.Identifier(key))).fetchone()
+        query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY {k}), '')) "
+                        "FROM {t} AS t").format(t=sql.Identifier(table), k=sql.Identifier(key))
+        return conn.execute(query).fetchone()
 
 
 def copy_to_from(store_url: str, table: str) -> float:

@@ -177,12 +177,14 @@ from jinshu.settings import get_settings
 settings = get_settings()
 audit.use_settings(settings)
 contract = load_catalog(settings.catalog_dir)["household_registration"]
-real, calls = load.store_records, []
-def dies_on_the_second_partition(*args, **kwargs):
-    calls.append(1)
-    if len(calls) == 2:
-        os.kill(os.getpid(), signal.SIGKILL)  # as a worker killed mid-load
-    return real(*args, **kwargs)
+real = load.store_records
+def dies_on_the_second_partition(conn, contract, batch_id, partitions, acquired_at):
+    def killed_midway():
+        for i, records in enumerate(partitions):
+            if i == 1:
+                os.kill(os.getpid(), signal.SIGKILL)  # as a worker killed mid-load
+            yield records
+    return real(conn, contract, batch_id, killed_midway(), acquired_at)
 load.store_records = dies_on_the_second_partition
 stages.load(settings, contract, sys.argv[1])
 """

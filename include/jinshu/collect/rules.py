@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jinshu.catalog import Check, Contract, FieldSpec
 from jinshu.collect.read import ROW
@@ -43,12 +45,19 @@ def normalize_dates(values: pd.Series) -> pd.Series:
     """``2024/3/5``, ``2024年3月5日``, ``20240305`` -> ``2024-03-05``; unparseable -> missing."""
     iso = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
     if iso.fillna(True).all():  # the common case: already canonical, only check that the dates exist
-        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-        return values.mask(parsed.isna())
+        return values.mask(~_existing_iso_dates(values))
     text = values.str.replace("日", "", regex=False).str.replace(_DATE_SEPARATORS, "-", regex=True)
     text = text.str.replace(r"^([0-9]{4})([0-9]{2})([0-9]{2})$", r"\1-\2-\3", regex=True)
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     return parsed.dt.strftime("%Y-%m-%d").astype("str").mask(parsed.isna())
+
+
+def _existing_iso_dates(values: pd.Series) -> np.ndarray:
+    """Which ``YYYY-MM-DD`` values name a day that exists: parsed, then printed back the same
+    (``2024-02-30`` parses as March 1st), in Arrow's kernels."""
+    text = pa.array(values.array, type=pa.large_string(), from_pandas=True)
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return np.asarray(pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text), False))
 
 
 def normalize_numbers(values: pd.Series) -> pd.Series:

@@ -3,10 +3,11 @@
 Everything a batch produced lands together or not at all: new and changed
 records (upsert on the natural key), duplicates with the hash of their
 stored twin, quarantined rows with their reasons, scope violations and the
-ledger's counts. A file ingested in chunks is stored here whole: its records
-one key partition at a time, all in the one transaction, so a reader never
-sees half a file and a load stopped midway leaves nothing. A retried load
-finds the batch closed and changes nothing.
+ledger's counts. A file ingested in chunks is stored here whole: its key
+partitions streamed one after another into the one store of its records, in
+the one transaction, so a reader never sees half a file and a load stopped
+midway leaves nothing. A retried load finds the batch closed and changes
+nothing.
 """
 
 from __future__ import annotations
@@ -86,11 +87,8 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         raise KeyError(f"no batch '{batch_id}' in the ledger")
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
-    stored = known = 0
-    dialect.by_key_index(conn)  # each partition meets what the earlier ones stored
-    for records in outcome.partitions():
-        done = store_records(conn, contract, batch_id, records, row.received_at)
-        stored, known = stored + done[0], known + done[1]
+    dialect.roomy_sorts(conn)
+    stored, known = store_records(conn, contract, batch_id, outcome.partitions(), row.received_at)
     repeated = _append(conn, duplicates, batch_id, (
         frame.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
         for frame in outcome.duplicates()))

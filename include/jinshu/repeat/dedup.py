@@ -39,13 +39,19 @@ def record_hashes(frame: pd.DataFrame, fields: list[str], key: bytes = b"") -> p
         *columns, pa.scalar(_SEPARATOR, pa.large_string()),
         null_handling="replace", null_replacement=_NULL,
     )
-    digests = _blake2b_hex(key[:64], joined.to_pylist())
+    digests = _blake2b_hex(key[:64], joined.cast(pa.large_binary()).to_pylist())
     return pd.Series(digests, dtype="str", index=frame.index)
 
 
-def _blake2b_hex(key: bytes, values: list[str]) -> list[str]:
-    blake2b = hashlib.blake2b
-    return [blake2b(v.encode(), digest_size=16, key=key).hexdigest() for v in values]
+def _blake2b_hex(key: bytes, values: list[bytes]) -> list[str]:
+    """Keyed BLAKE2b-128 of each value: the key's block is absorbed once, then copied."""
+    keyed = hashlib.blake2b(digest_size=16, key=key).copy
+    out = []
+    for value in values:
+        digest = keyed()
+        digest.update(value)
+        out.append(digest.hexdigest())
+    return out
 
 
 def _escaped(values: pa.Array) -> pa.Array:
@@ -115,7 +121,10 @@ def settle(frame: pd.DataFrame, key: list[str], clashes: pd.DataFrame | None = N
     ``_record_hash`` and the ``key`` columns); ``clashes``, keys a chunk found sent with
     different values. A key with two different records, here or in ``clashes``, is set
     aside whole; of the rest, the first occurrence (lowest row) of each record is kept."""
-    distinct = frame.drop_duplicates([*key, RECORD_HASH])
+    repeated = frame.duplicated(key, keep=False).to_numpy()
+    if not repeated.any() and (clashes is None or clashes.empty):  # the common case
+        return Settled(frame, frame[[ROW, RECORD_HASH]].iloc[:0], frame[[ROW, RECORD_HASH]].iloc[:0])
+    distinct = frame[repeated].drop_duplicates([*key, RECORD_HASH])
     clashing_keys = distinct.loc[distinct.duplicated(key, keep=False), key]
     if clashes is not None and not clashes.empty:
         clashing_keys = pd.concat([clashing_keys, clashes[key]], ignore_index=True)

@@ -154,14 +154,11 @@ def comment_column(conn: Connection, table: str, column: str, comment: str | Non
         conn.exec_driver_sql(f"COMMENT ON COLUMN {quote(table)}.{quote(column)} IS {text}")
 
 
-def by_key_index(conn: Connection) -> None:
-    """Until the transaction ends, staged rows meet a table through its key index, one probe
-    per row, never by a scan of the whole table (PostgreSQL's plans for a staged partition
-    against a table it has not analyzed yet would hash the table on every partition), and
-    sorts stay in memory."""
+def roomy_sorts(conn: Connection) -> None:
+    """Until the transaction ends, sorts and hashes of a whole file's rows may use more
+    memory before spilling to disk (PostgreSQL's default is 4 MB)."""
     if is_postgres(conn):
-        for setting in ("enable_hashjoin = off", "enable_mergejoin = off", "work_mem = '256MB'"):
-            conn.exec_driver_sql(f"SET LOCAL {setting}")
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
 
 def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
