@@ -16,14 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from jinshu.catalog import Check, Contract, FieldSpec
 from jinshu.collect.read import ROW
 from jinshu.repeat.dedup import natural_key_clashes
 from jinshu.vocab import formats
 from jinshu.vocab.formats import cn_ric, uscc
+from jinshu.vocab.formats._vector import fixed_width_bytes
 
 VIOLATION_COLUMNS = [ROW, "column", "rule", "detail", "fix"]
 _DATE_SEPARATORS = r"[/.年月]"
@@ -52,12 +51,22 @@ def normalize_dates(values: pd.Series) -> pd.Series:
     return parsed.dt.strftime("%Y-%m-%d").astype("str").mask(parsed.isna())
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def _existing_iso_dates(values: pd.Series) -> np.ndarray:
-    """Which ``YYYY-MM-DD`` values name a day that exists: parsed, then printed back the same
-    (``2024-02-30`` parses as March 1st), in Arrow's kernels."""
-    text = pa.array(values.array, type=pa.large_string(), from_pandas=True)
-    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    return np.asarray(pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text), False))
+    """Which ``YYYY-MM-DD`` values (all present ones have that shape) name a day that
+    exists, from their digits: month 1-12, day within the month, Feb 29 in leap years."""
+    present = values.notna().to_numpy()
+    exists = np.zeros(len(values), dtype=bool)
+    if present.any():
+        d = fixed_width_bytes(values[present], 10).astype(np.int32) - ord("0")
+        year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+        month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        last = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        exists[present] = (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    return exists
 
 
 def normalize_numbers(values: pd.Series) -> pd.Series:
