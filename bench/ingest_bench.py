@@ -13,7 +13,8 @@ For each size (``--rows``, default 1,000,000; ``make bench ROWS=10000000``, or
    processes (2: the DAG's tasks on two worker slots; GX imported once before they fork),
    then the one ``load`` of the file. Each stage is timed summed over the chunks, the chunk
    phase and the whole on the wall clock; peak memory is the largest summed PSS of the
-   child and its workers (sampled every 250 ms, never below the child's peak RSS);
+   child and its workers (sampled every 250 ms, never below the child's own peak RSS);
+   each phase's peak RSS of the child and a worker's largest peak are reported beside it;
 4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
 5. times the floor on the same file and database: PostgreSQL ``COPY`` of the raw CSV into an
    all-text table (and, with ``--to-sql``, naive pandas ``read_csv`` + ``to_sql``);
@@ -36,7 +37,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -77,6 +77,7 @@ FILE_STAGES = ("discover", "split")
 STAGES = (*FILE_STAGES, GX_IMPORT, *(s.name for s in pipeline.CHUNK_STAGES), CHUNK_PHASE,
           pipeline.LOAD.name)
 SAMPLE_SECONDS = 0.25  # how often the ingest's memory is sampled (reading PSS is not free)
+WORKER_PEAK = "worker peak MB"
 
 
 @dataclass
@@ -89,7 +90,8 @@ class IngestResult:
     seconds: dict[str, float]  # chunk stages: summed over the chunks (on every worker)
     end_to_end: float  # wall clock, discover to load
     counts: dict[str, int]
-    max_rss_mb: float = 0.0  # the largest one process of the ingest reached (getrusage)
+    max_rss_mb: float = 0.0  # the child's own peak resident memory
+    rss_mb: dict[str, float] = field(default_factory=dict)  # its peak per phase, a worker's peak
 
 
 @dataclass
@@ -103,6 +105,7 @@ class SizeResult:
     ingest: IngestResult | None = None
     table_count: int = 0
     peak_mb: float = 0.0
+    peak_at: dict[str, Any] | None = None  # when the peak came, and each process's share
     copy_seconds: float = 0.0
     copy_rows: int = 0
     to_sql_seconds: float | None = None
@@ -232,10 +235,25 @@ def generate(home: Path, rows: int, result: SizeResult) -> Path:
 
 
 def _worker_ready(store_url: str) -> None:
-    """A worker forked from the ingest: its own database connections, not its parent's."""
+    """A worker forked from the ingest: its own database connections, not its parent's,
+    and its own peak memory from here on (a forked process inherits its parent's)."""
     from jinshu.store.engine import engine_for
 
     engine_for(store_url).dispose(close=False)
+    _reset_peak()
+
+
+def _reset_peak() -> None:
+    """Restart this process's peak resident memory (Linux: ``/proc/self/clear_refs``)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as out:
+        out.write("5")
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory since its last reset (``VmHWM``), in MB."""
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kb / 1024
 
 
 def _run_chunk(home: str, store_url: str, chunk_rows: int, ref: str) -> dict[str, float]:
@@ -249,6 +267,7 @@ def _run_chunk(home: str, store_url: str, chunk_rows: int, ref: str) -> dict[str
     for stage in pipeline.CHUNK_STAGES:
         with timed(seconds, stage.name):
             stage.run(settings, contract, ref)
+    seconds[WORKER_PEAK] = _peak_mb()  # not seconds: taken out by the caller
     return seconds
 
 
@@ -261,6 +280,13 @@ def run_stages(home: Path, store_url: str, workers: int, chunk_rows: int | None)
     contracts = load_catalog(DEFAULT_CATALOG_DIR)
     contract = contracts[DATASET]
     seconds: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    _reset_peak()
+
+    def after(phase: str) -> None:  # the child's own peak in the phase, then a fresh start
+        rss[phase] = round(_peak_mb())
+        _reset_peak()
+
     start = time.perf_counter()
     with timed(seconds, "discover"):
         waiting = pipeline.discover(settings, contract, contracts)
@@ -269,6 +295,7 @@ def run_stages(home: Path, store_url: str, workers: int, chunk_rows: int | None)
     [batch_id] = waiting
     with timed(seconds, "split"):
         refs = pipeline.split(settings, contract, batch_id)
+    after("split")
     with timed(seconds, GX_IMPORT):  # an Airflow worker imports it before it forks tasks
         import great_expectations  # noqa: F401
 
@@ -278,26 +305,28 @@ def run_stages(home: Path, store_url: str, workers: int, chunk_rows: int | None)
             initargs=(store_url,)) as pool:
         for chunk_seconds in pool.map(_run_chunk, [str(home)] * len(refs), [store_url] * len(refs),
                                       [settings.chunk_rows] * len(refs), refs):
+            rss["worker"] = max(rss.get("worker", 0), round(chunk_seconds.pop(WORKER_PEAK)))
             for name, value in chunk_seconds.items():
                 seconds[name] = seconds.get(name, 0.0) + value
+    after("chunk stages")
     with timed(seconds, pipeline.LOAD.name):
         counts = pipeline.LOAD.run(settings, contract, batch_id)
+    after("load")
     end_to_end = time.perf_counter() - start
-    largest = max(resource.getrusage(who).ru_maxrss
-                  for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    largest = max(v for k, v in rss.items() if k != "worker")  # the child's own peak
     return IngestResult(batch_id, len(refs), workers, seconds, end_to_end, asdict(counts),
-                        largest / 1024)
+                        largest, rss)
 
 
-def tree_memory(process: psutil.Process) -> int:
+def tree_memory(process: psutil.Process) -> tuple[int, list[int]]:
     """Bytes of memory used by ``process`` and every process under it: the sum of their
-    proportional set sizes, so pages shared after a fork count once."""
-    total = 0
+    proportional set sizes, so pages shared after a fork count once; and each one's."""
+    each = []
     with contextlib.suppress(psutil.Error):
         for p in [process, *process.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
-                total += p.memory_full_info().pss
-    return total
+                each.append(p.memory_full_info().pss)
+    return sum(each), each
 
 
 def ingest_in_child(home: Path, store_url: str, workers: int, chunk_rows: int | None,
@@ -309,11 +338,14 @@ def ingest_in_child(home: Path, store_url: str, workers: int, chunk_rows: int | 
          *(["--chunk-rows", str(chunk_rows)] if chunk_rows else [])],
         stdout=subprocess.PIPE, text=True,
     )
-    peak, watched = [0], psutil.Process(child.pid)
+    peak, watched = [0, []], psutil.Process(child.pid)
+    started = time.perf_counter()
 
     def sample() -> None:
         while child.poll() is None:
-            peak[0] = max(peak[0], tree_memory(watched))
+            total, each = tree_memory(watched)
+            if total > peak[0]:
+                peak[:] = [total, each, time.perf_counter() - started]
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -325,6 +357,9 @@ def ingest_in_child(home: Path, store_url: str, workers: int, chunk_rows: int | 
                            "(its traceback is above)")
     result.ingest = IngestResult(**json.loads(out.strip().splitlines()[-1]))
     result.peak_mb = max(peak[0] / 2**20, result.ingest.max_rss_mb)  # a peak between samples
+    if len(peak) > 2:
+        result.peak_at = {"seconds": round(peak[2], 1),
+                          "processes_mb": [round(b / 2**20) for b in peak[1]]}
 
 
 def verify(store_url: str, result: SizeResult) -> None:
@@ -437,7 +472,11 @@ def _size_lines(s: SizeResult) -> list[str]:
         lines += [f"ledger: rows_in={c['rows_in']:,} stored={c['stored']:,} "
                   f"duplicates={c['duplicates']:,} quarantined={c['quarantined']:,}; "
                   f"SELECT count(*) FROM ds_{DATASET} = {s.table_count:,}",
-                  f"peak memory of the ingest (PSS, its processes together): {s.peak_mb:,.0f} MB",
+                  f"peak memory of the ingest (PSS, its processes together): {s.peak_mb:,.0f} MB"
+                  + (f", {s.peak_at['seconds']:.0f} s in: {s.peak_at['processes_mb']} MB per process"
+                     if s.peak_at else ""),
+                  "peak resident memory of one process: "
+                  + ", ".join(f"{k} {v:,.0f} MB" for k, v in ingest.rss_mb.items()),
                   f"end to end / COPY: {s.end_to_end / s.copy_seconds:.2f}x"]
     if s.exchange:
         e = s.exchange

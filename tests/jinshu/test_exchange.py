@@ -120,3 +120,13 @@ def test_readers_see_the_old_version_until_an_incremental_publish_commits(
         leakguard.guard = real_guard
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 20
+
+
+def test_acquisition_dates_are_read_as_postgresql_prints_them(contracts):
+    """COPY prints a moment without its fraction when it has none, and in the session's zone."""
+    from jinshu.open.provenance import ACQUIRED_ON, stamp
+
+    moments = pd.Series(["2026-12-03 10:00:00.123+00", "2026-12-02 23:30:00+08",
+                         "2026-12-03 10:00:00.123+00"], dtype="str")
+    stamped = stamp(pd.DataFrame(index=range(3)), contracts["household_registration"], moments)
+    assert stamped[ACQUIRED_ON].tolist() == ["2026-12-03", "2026-12-02", "2026-12-03"]

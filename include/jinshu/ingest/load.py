@@ -29,7 +29,7 @@ from jinshu.repeat.dedup import RECORD_HASH
 from jinshu.repeat.stored import store_records
 from jinshu.store import dialect
 from jinshu.store.bulk import bulk_load
-from jinshu.store.tables import batches, consent_gate, duplicates, quarantine, scope_violations
+from jinshu.store.tables import consent_gate, duplicates, quarantine, scope_violations
 
 
 class BatchOutcome(Protocol):
@@ -81,10 +81,7 @@ def record_scope_violations(conn: Connection, batch: sa.Row, contract: Contract,
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
                now: datetime) -> ledger.Counts:
     """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
-    row = conn.execute(
-        sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
-    if row is None:
-        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    row = ledger.locked(conn, batch_id)
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
     dialect.roomy_sorts(conn)

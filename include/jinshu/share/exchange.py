@@ -251,7 +251,7 @@ def _write(reader: Connection, conn: Connection, contract: Contract,
         leakguard.guard(f"{into.name} rows {written + 1}-{written + len(out)}", as_csv(out))
         bulk_load(conn, into, out)
         written += len(out)
-        latest = pd.to_datetime(chunk["_acquired_at"], utc=True).max()
+        latest = pd.to_datetime(chunk["_acquired_at"], utc=True, format="ISO8601").max()
         newest = latest if newest is None else max(newest, latest)
     return written, newest.to_pydatetime() if newest is not None else None
 

@@ -155,10 +155,12 @@ def comment_column(conn: Connection, table: str, column: str, comment: str | Non
 
 
 def roomy_sorts(conn: Connection) -> None:
-    """Until the transaction ends, sorts and hashes of a whole file's rows may use more
-    memory before spilling to disk (PostgreSQL's default is 4 MB)."""
+    """Until the transaction ends, sorts and hashes of a whole file's rows, and the key
+    index built after a first load, may use more of the server's memory before spilling
+    to disk (PostgreSQL's defaults are 4 and 64 MB)."""
     if is_postgres(conn):
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
 
 
 def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
