@@ -9,10 +9,11 @@ For each size (``--rows``, default 1,000,000; ``make bench ROWS=10000000``, or
    area of a temporary ``JINSHU_HOME``, written a million rows at a time (timed, not ingest);
 3. runs the real ingest in a child process (this script with ``--stages-only``), as the DAG
    runs it: ``discover``, ``split`` (the file read as a stream and cut into chunks of
-   ``JINSHU_CHUNK_ROWS``), then every chunk through the chunk stages on ``--workers`` worker
-   processes (2: the DAG's tasks on two worker slots; GX imported once before they fork),
-   then the one ``load`` of the file. Each stage is timed summed over the chunks, the chunk
-   phase and the whole on the wall clock; peak memory is the largest summed PSS of the
+   ``JINSHU_CHUNK_ROWS``), then every chunk through the chunk stages, each chunk in a
+   process forked for it, ``--workers`` (2) at a time: as two worker slots of an Airflow
+   worker, which imports GX once and forks a process per task; then the one ``load``.
+   Each stage is timed summed over the chunks, the chunk phase and the whole on the wall
+   clock; peak memory is the largest summed PSS of the
    child and its workers (sampled every 250 ms, never below the child's own peak RSS);
    each phase's peak RSS of the child and a worker's largest peak are reported beside it;
 4. verifies the ledger counts add up and ``ds_household_registration`` holds ``stored`` rows;
@@ -44,7 +45,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -271,6 +271,35 @@ def _run_chunk(home: str, store_url: str, chunk_rows: int, ref: str) -> dict[str
     return seconds
 
 
+def _chunk_process(results, home: str, store_url: str, chunk_rows: int, ref: str) -> None:
+    _worker_ready(store_url)
+    try:
+        results.put((ref, _run_chunk(home, store_url, chunk_rows, ref), None))
+    except BaseException as error:
+        results.put((ref, None, repr(error)))
+        raise
+
+
+def run_chunks(home: str, store_url: str, chunk_rows: int, refs: list[str],
+               workers: int) -> Iterator[dict[str, float]]:
+    """Each chunk's stages in a process of its own, forked from this one (GX imported), at
+    most ``workers`` at a time: as an Airflow worker forks a process per task."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    todo, running = list(refs), {}
+    while todo or running:
+        while todo and len(running) < workers:
+            ref = todo.pop(0)
+            running[ref] = context.Process(target=_chunk_process,
+                                           args=(results, home, store_url, chunk_rows, ref))
+            running[ref].start()
+        ref, seconds, error = results.get()
+        running.pop(ref).join()
+        if error is not None:
+            raise RuntimeError(f"chunk {ref} failed: {error}")
+        yield seconds
+
+
 def run_stages(home: Path, store_url: str, workers: int, chunk_rows: int | None) -> IngestResult:
     """The ingest as the DAG runs it, each stage timed, and the whole on the wall clock."""
     from jinshu.catalog import load_catalog
@@ -300,11 +329,8 @@ def run_stages(home: Path, store_url: str, workers: int, chunk_rows: int | None)
         import great_expectations  # noqa: F401
 
         from jinshu.quality import validation  # noqa: F401
-    with timed(seconds, CHUNK_PHASE), ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_ready,
-            initargs=(store_url,)) as pool:
-        for chunk_seconds in pool.map(_run_chunk, [str(home)] * len(refs), [store_url] * len(refs),
-                                      [settings.chunk_rows] * len(refs), refs):
+    with timed(seconds, CHUNK_PHASE):
+        for chunk_seconds in run_chunks(str(home), store_url, settings.chunk_rows, refs, workers):
             rss["worker"] = max(rss.get("worker", 0), round(chunk_seconds.pop(WORKER_PEAK)))
             for name, value in chunk_seconds.items():
                 seconds[name] = seconds.get(name, 0.0) + value
