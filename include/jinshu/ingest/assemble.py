@@ -67,6 +67,7 @@ class ChunkedFile:
         self.distinct_records = 0  # records settled for storing, over every partition
         self._repeats: list[pd.DataFrame] = []  # across chunks, found while settling
         self._clashing: list[pd.DataFrame] = []
+        self._clash_repeats: list[pd.DataFrame] = []  # repeats within a chunk of those
 
     @property
     def rows_in(self) -> int:
@@ -127,7 +128,6 @@ class ChunkedFile:
         chunk or across chunks). Read after :meth:`partitions`."""
         clashing = self._clashing_hashes()
         yield from self._repeats
-        self._clash_repeats: list[pd.DataFrame] = []
         for chunk in self.chunks:
             repeats = chunk.load("repeats.arrow")
             if clashing and not repeats.empty:
