@@ -1,8 +1,6 @@
 """开发利用授权 Authorized development: developer authorizations (organization, datasets,
 purpose, written agreement, filing 备案, expiry; issue 14) and the developer credentials the
-exchange has issued.
-
-Until the authorizations table exists the page shows the credentials and an empty state."""
+exchange has issued."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ from jinshu.ui import tables
 from jinshu.ui.registry import Page
 from jinshu.ui.view import View
 
-TABLE = "developer_authorizations"  # one row per authorization (issue 14)
+TABLE = "developer_authorizations"  # one row per authorization (jinshu.share.development)
 
 
 def query(view: View) -> dict[str, Any]:
@@ -25,10 +23,10 @@ def query(view: View) -> dict[str, Any]:
                                             p.revoked_at).where(p.kind == "developer")
                                   .order_by(p.created_at.desc())).all()
     return {"developers": developers,
-            "authorizations": tables.newest(view, TABLE) if view.has_table(TABLE) else None}
+            "authorizations": tables.newest(view, TABLE)}
 
 
 PAGE = Page(slug="development", zh="开发利用授权", en="Development authorizations", order=80,
             query=query,
-            pending="开发者授权登记（议题 14）落地后显示授权、协议与备案。Authorizations, agreements and "
-                    "filings appear once the registry (issue 14) is installed.")
+            pending="用 jinshu developers add 登记授权、协议与备案。Register authorizations, agreements and "
+                    "filings with jinshu developers add.")

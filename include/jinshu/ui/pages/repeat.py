@@ -24,6 +24,4 @@ def conflicts_per_day(view: View) -> dict[str, float] | None:
 
 
 PAGE = Page(slug="repeat", zh="重复采集", en="Repeat collection", order=40, query=query,
-            template="table_page.html.j2", tables=(TABLE,),
-            pending="尚无检测结果：repeat_collection DAG 运行后显示。No findings until the "
-                    "repeat_collection DAG has run.")
+            template="table_page.html.j2")
