@@ -9,6 +9,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     catalog,
     consent,
     dataset,
+    history,
     incident,
     keys,
     principals,

@@ -4,8 +4,9 @@ Consumers never connect to the central store: every read goes through
 :class:`Exchange`, which authenticates the caller's token, refuses a dataset
 under an open incident (:func:`jinshu.govern.incident.ensure_available`) or
 not yet published to the exchange, applies the pure decision
-(:mod:`jinshu.share.decision`), reads one keyset page of the dataset table
-over its natural-key index, decrypts only what must be masked or shown,
+(:mod:`jinshu.share.decision`), reads one keyset page of the dataset table's
+current versions over their natural-key index (earlier versions are never
+served), decrypts only what must be masked or shown,
 replaces the platform pseudonym with the consumer's own, and records the
 response (:mod:`jinshu.share.access_log`) before it is sent.
 
@@ -42,6 +43,7 @@ from jinshu.share.decision import (
     decide,
     ensure_shared,
 )
+from jinshu.store import versions
 from jinshu.store.tables import dataset_table, publications
 from jinshu.vocab import formats, mask
 
@@ -193,7 +195,8 @@ class Exchange:
         table = dataset_table(contract)
         keys = policy.key_columns(contract)
         return (sa.select(*(table.c[f] for f in fields), table.c[SUBJECT_KEY],
-                          *(table.c[k] for k in keys)).order_by(*(table.c[k] for k in keys)))
+                          *(table.c[k] for k in keys)).where(versions.current(table))
+                .order_by(*(table.c[k] for k in keys)))
 
     def _query(self, contract: Contract, fields: tuple[str, ...], after: bool) -> sa.Select:
         """The keyset query over the natural-key index (cached per shape)."""
