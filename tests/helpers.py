@@ -100,10 +100,14 @@ def table_rows(settings: Settings, table: str) -> list[sa.Row]:
         return conn.execute(sa.text(f'SELECT * FROM "{table}"')).all()
 
 
-def stored_records(settings: Settings, contract: Contract) -> list[SimpleNamespace]:
-    """A dataset's stored rows with sensitive fields decrypted, one namespace per row."""
+def stored_records(settings: Settings, contract: Contract,
+                   every_version: bool = False) -> list[SimpleNamespace]:
+    """A dataset's stored records (current versions; ``every_version``: earlier ones too, oldest
+    first) with sensitive fields decrypted, one namespace per row."""
+    where = "" if every_version else " WHERE _valid_to IS NULL"
+    order = "_valid_from, _record_hash" if every_version else "_record_hash"
     with engine_for(settings.store_url).connect() as conn:
-        frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}" ORDER BY _record_hash'),
+        frame = pd.read_sql(sa.text(f'SELECT * FROM "{contract.table}"{where} ORDER BY {order}'),
                             conn)
     frame = keys.protector(settings).reveal(frame, contract)
     return [SimpleNamespace(**row) for row in frame.astype(object).where(frame.notna(), None)

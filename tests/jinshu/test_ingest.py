@@ -261,7 +261,7 @@ def test_records_seen_before_are_duplicates_pointing_at_their_twin(settings, con
     assert_adds_up(result.batch)
     assert (result.batch.stored, result.batch.duplicates) == (1, 2)
     stored = {r.id_number: r for r in stored_records(settings, household)}
-    assert stored["11010519491231002X"].name == "王芳芳"  # upsert on the natural key
+    assert stored["11010519491231002X"].name == "王芳芳"  # the current version
     with engine_for(settings.store_url).connect() as conn:
         twins = conn.execute(sa.select(duplicates.c.record_hash)
                              .where(duplicates.c.batch_id == result.batch.batch_id)).scalars()

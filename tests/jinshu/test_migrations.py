@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -18,14 +19,15 @@ from jinshu import pipeline
 from jinshu.catalog import Contract, load_catalog
 from jinshu.cli import app
 from jinshu.cli.common import os_user
-from jinshu.dev.generate import generate_extract
+from jinshu.dev.generate import generate_extract, generate_frame, render_extract
 from jinshu.evolve.diff import StoredTable, diff
-from jinshu.evolve.migrate import AUDIT_ACTION, SchemaOutOfDate, migrate
-from jinshu.protect import keys
+from jinshu.evolve.migrate import AUDIT_ACTION, SchemaOutOfDate, describe, migrate, require_current
+from jinshu.protect import keys, policy
 from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema, governance_revision, head_revision
-from jinshu.store.tables import GOVERNANCE_TABLES, audit_log, metadata, retired_fields
+from jinshu.store.tables import GOVERNANCE_TABLES, audit_log, dataset_table, metadata, retired_fields
+from jinshu.store.versions import VALID_FROM, VALID_TO
 from tests.helpers import catalog_copy, drop, ingest_file, stored_records, table_rows
 
 DATASET = "household_registration"
@@ -236,12 +238,34 @@ def test_catalog_diff_prints_each_step_before_it_is_applied(contracts, tmp_path,
     assert {e["actor"] for e in audit_entries(settings)} == {f"cli:{os_user()}"}  # not $USER
 
 
+def naive_utc(moment) -> pd.Timestamp:
+    moment = pd.Timestamp(moment)
+    return moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo else moment
+
+
+def as_before_versions(conn, contract: Contract) -> int:
+    """Rebuild ``contract``'s table as the code before revision 0009 made it: no validity
+    columns, a unique constraint on the natural key; its rows kept. Returns how many."""
+    table = dataset_table(contract)
+    kept = [c.name for c in table.columns if c.name not in (VALID_FROM, VALID_TO)]
+    rows = [dict(r._mapping) for r in conn.execute(sa.select(*(table.c[n] for n in kept)))]
+    table.drop(conn)
+    before = sa.Table(contract.table, sa.MetaData(),
+                      *(c._copy() for c in table.columns if c.name in kept),
+                      sa.UniqueConstraint(*policy.key_columns(contract),
+                                          name=f"uq_{contract.table}_key"))
+    before.create(conn)
+    conn.execute(before.insert(), rows)
+    return len(rows)
+
+
 def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, contracts):
     name, data = generate_extract(contracts[DATASET], 15, seed=8)
     ingest_file(settings, contracts, contracts[DATASET], name, data)
     engine = engine_for(settings.store_url)
     with engine.begin() as conn:  # as the store was before: no version table, none of the
         conn.exec_driver_sql("DROP TABLE alembic_version")  # tables added by later revisions
+        assert as_before_versions(conn, contracts[DATASET]) == 15  # nor dataset versions
         for later in ("retired_fields", "key_checks", "principals", "exchange_requests",
                       "exchange_access", "developer_authorizations", "repeat_runs",
                       "repeat_findings", "repeat_notices"):
@@ -259,6 +283,45 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
         assert all(sa.inspect(conn).has_table(t) for t in ("repeat_runs", "repeat_findings",
                                                            "repeat_notices"))
     assert len(stored(settings, contracts)) == 15
+
+
+def test_revision_0009_gives_a_table_of_the_previous_code_versions_and_keeps_its_rows(
+        settings, contracts):
+    household = contracts[DATASET]
+    name, data = generate_extract(household, 12, seed=9)
+    first = ingest_file(settings, contracts, household, name, data).batch
+    before = stored(settings, contracts)
+    engine = engine_for(settings.store_url)
+    with engine.begin() as conn:
+        as_before_versions(conn, household)
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
+    ensure_schema(engine, contracts)  # what every DAG and command does first
+    with engine.connect() as conn:
+        assert governance_revision(conn) == head_revision()
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes(household.table)}
+        assert indexes[f"uq_{household.table}_key"]["unique"]
+        assert f"ix_{household.table}_history" in indexes
+        assert describe(conn, household).key == ("_subject_key",)
+    require_current(engine, household)  # the ingest and the publishers accept it
+    after = stored(settings, contracts)
+    assert [r.id_number for r in after] == [r.id_number for r in before]
+    assert all(vars(a) == vars(b) for a, b in zip(after, before, strict=True))
+    # Every kept row is its record's current version, valid from its batch's load.
+    assert {naive_utc(r._valid_from) for r in after} == {naive_utc(first.finished_at)}
+    assert naive_utc(first.finished_at) != naive_utc(first.received_at)
+    assert all(r._valid_to is None for r in after)
+    # The key is unique among current versions only, and a change now keeps history.
+    changed = generate_frame(household, 12, seed=9).iloc[[0]]
+    changed["address"] = "山西省太原市迎泽区柳巷3号"
+    result = ingest_file(settings, contracts, household, "changed.csv",
+                         render_extract(household, changed, seed=9)[1]).batch
+    assert (result.stored, result.duplicates) == (1, 0)
+    every = stored_records(settings, household, every_version=True)
+    assert len(every) == 13 and sum(r._valid_to is None for r in every) == 12
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        row = conn.execute(sa.select(dataset_table(household)).limit(1)).first()._mapping
+        conn.execute(dataset_table(household).insert().values(
+            {**row, "_batch_id": "another", VALID_TO: None}))
 
 
 def test_the_migrations_create_every_governance_table_as_tables_py_defines_it(settings, contracts):

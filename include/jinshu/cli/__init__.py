@@ -10,6 +10,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     consent,
     dataset,
     developers,
+    history,
     incident,
     keys,
     principals,

@@ -30,7 +30,8 @@ from jinshu.catalog import Contract, FieldSpec
 from jinshu.protect import policy
 from jinshu.protect.pseudonyms import SUBJECT_KEY
 
-LINEAGE = frozenset({"_record_hash", SUBJECT_KEY, "_batch_id", "_source_row", "_acquired_at"})
+LINEAGE = frozenset({"_record_hash", SUBJECT_KEY, "_batch_id", "_source_row", "_acquired_at",
+                     "_valid_from", "_valid_to"})
 INDEX_PREFIX = "_bidx_"
 Action = Literal["add", "retire", "reinstate", "encrypt", "decrypt", "unlink"]
 # How a field's values are stored: its type, or text (envelopes) when encrypted.

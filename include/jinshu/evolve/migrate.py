@@ -8,8 +8,9 @@ entry per step (counts only, never values). :func:`require_current` is what the
 ingest and the publishers call: a table that does not match its contract stops
 them, naming the dataset, what differs and ``jinshu catalog migrate``.
 
-Encryption and decryption run in place in chunks of ``chunk_rows`` rows walked in
-natural-key order, each row updated by its key.
+Encryption and decryption run in place on every version of every record, in chunks
+of ``chunk_rows`` rows walked in index order (current versions, then earlier ones),
+each row updated by its version key (natural key and batch).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jinshu.evolve.diff import Plan, Step, StoredTable, diff
 from jinshu.govern import audit
 from jinshu.protect.crypto import Protector, looks_sealed, subject_rows
 from jinshu.protect.pseudonyms import SUBJECT_KEY
-from jinshu.store import dialect
+from jinshu.store import dialect, versions
 from jinshu.store.tables import dataset_table, retired_fields
 
 AUDIT_ACTION = "migrate_dataset"
@@ -86,8 +87,8 @@ def describe(conn: Connection, contract: Contract) -> StoredTable | None:
     if not inspector.has_table(contract.table):
         return None
     columns = {c["name"]: _kind(c["type"]) for c in inspector.get_columns(contract.table)}
-    key = next((tuple(u["column_names"]) for u in inspector.get_unique_constraints(contract.table)
-                if u["name"] == f"uq_{contract.table}_key"), ())
+    key = next((tuple(i["column_names"]) for i in inspector.get_indexes(contract.table)
+                if i["name"] == versions.key_index_name(contract.table) and i["unique"]), ())
     # Only text can hold envelopes; a typed column holds its values in the clear.
     states = {f: _looks_sealed(conn, contract.table, f) if columns[f] == "string" else False
               for f in contract.field_names if f in columns}
@@ -136,27 +137,34 @@ def require_current(engine: Engine, contract: Contract) -> None:
 
 def _pages(conn: Connection, table: sa.TableClause, key: tuple[str, ...], column: str,
            chunk_rows: int) -> Iterator[list[sa.Row]]:
-    """Rows (key columns, the subject pseudonym, ``column``) with a value, a chunk at a time."""
-    key_cols = [table.c[k] for k in key]
-    after = None
-    while True:
-        query = sa.select(*key_cols, table.c[SUBJECT_KEY], table.c[column]).where(
-            table.c[column].is_not(None))
-        if after is not None:
-            query = query.where(sa.tuple_(*key_cols) > sa.tuple_(*after))
-        rows = conn.execute(query.order_by(*key_cols).limit(chunk_rows)).all()
-        if not rows:
-            return
-        yield rows
-        after = tuple(rows[-1])[:len(key)]
+    """Rows (version key, the subject pseudonym, ``column``) with a value, a chunk at a time:
+    current versions, then earlier ones, each walked in its index's order."""
+    named = [table.c[k] for k in versions.version_key(key)]
+    for where, order in versions.sweeps(table, key):
+        ordered = [table.c[k] for k in order]
+        after = None
+        while True:
+            query = sa.select(*named, table.c[SUBJECT_KEY], table.c[column]).where(
+                where, table.c[column].is_not(None))
+            if after is not None:
+                query = query.where(sa.tuple_(*ordered) > sa.tuple_(*after))
+            rows = conn.execute(query.order_by(*ordered).limit(chunk_rows)).all()
+            if not rows:
+                break
+            yield rows
+            after = tuple(rows[-1]._mapping[k] for k in order)
 
 
 def _convert(conn: Connection, contract: Contract, step: Step, key: tuple[str, ...],
              protector: Protector, chunk_rows: int) -> int:
-    """Encrypt (with the blind index) or decrypt ``step.field``'s stored values in place."""
-    names = [*key, SUBJECT_KEY, step.field, *([step.index] if step.index else [])]
+    """Encrypt (with the blind index) or decrypt ``step.field``'s stored values in place, in
+    every version."""
+    named = versions.version_key(key)
+    names = [*named, versions.VALID_TO, SUBJECT_KEY, step.field,
+             *([step.index] if step.index else [])]
     table = sa.table(contract.table, *(sa.column(n) for n in dict.fromkeys(names)))
-    update = table.update().where(*(table.c[k] == sa.bindparam(f"k_{i}") for i, k in enumerate(key)))
+    update = table.update().where(*(table.c[k] == sa.bindparam(f"k_{i}")
+                                    for i, k in enumerate(named)))
     done = 0
     for rows in _pages(conn, table, key, step.field, chunk_rows):
         values = pd.Series([r[-1] for r in rows], dtype="str")
@@ -166,7 +174,7 @@ def _convert(conn: Connection, contract: Contract, step: Step, key: tuple[str, .
                             else protector.decrypt(values, contract, step.field, bound_to))}
         if step.action == "encrypt" and step.index:
             new[step.index] = protector.pseudonyms.many(values)
-        params = [{**{f"k_{i}": r[i] for i in range(len(key))},
+        params = [{**{f"k_{i}": r[i] for i in range(len(named))},
                    **{f"v_{c}": new[c].iloc[n] for c in new}} for n, r in enumerate(rows)]
         conn.execute(update.values({c: sa.bindparam(f"v_{c}") for c in new}), params)
         done += len(rows)

@@ -1,9 +1,10 @@
 """Load one batch into the central store in a single transaction.
 
-Everything a batch produced lands together or not at all: new and changed
-records (upsert on the natural key), duplicates with the hash of their
-stored twin, quarantined rows with their reasons, scope violations and the
-ledger's counts. A retried load finds the batch closed and changes nothing.
+Everything a batch produced lands together or not at all: new records and
+new versions of changed ones (the versions they replace closed, not
+overwritten), duplicates with the hash of their current twin, quarantined
+rows with their reasons, scope violations and the ledger's counts. A
+retried load finds the batch closed and changes nothing.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         raise KeyError(f"no batch '{batch_id}' in the ledger")
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
-    stored, known = store_records(conn, contract, batch_id, outcome.records, row.received_at)
+    stored = store_records(conn, contract, batch_id, outcome.records, row.received_at, now)
     repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
     if not repeats.empty:
         conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
@@ -87,10 +88,12 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
             for name, (kept, dropped) in outcome.consent.items()
         ])
     record_scope_violations(conn, row, contract, outcome.scope)
-    counts = ledger.Counts(outcome.rows_in, stored, known + len(repeats), len(outcome.rejected))
+    counts = ledger.Counts(outcome.rows_in, stored.stored, stored.duplicates + len(repeats),
+                           len(outcome.rejected))
     every_row_rejected = counts.quarantined == counts.rows_in
     audit.append(conn, "ingest", batch_id, {"dataset": contract.id, "file": row.file_key,
-                                            **counts.__dict__}, now=now)
+                                            **counts.__dict__, "replaced": stored.replaced},
+                 now=now)
     ledger.close(
         conn, batch_id, "quarantined" if every_row_rejected else "loaded", counts, now,
         reason=batch_reason(counts, outcome.header_row), encoding=outcome.encoding,

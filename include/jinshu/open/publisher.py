@@ -1,7 +1,8 @@
 """Open data: de-identified, standardized, machine-readable, free of charge.
 
 For each dataset whose open class is ``open``, the open-data location gets
-``<id>/<id>.csv``, ``.json`` and ``.parquet`` (one row per published record)
+``<id>/<id>.csv``, ``.json`` and ``.parquet`` (one row per published record,
+its current version: earlier versions are never opened)
 and a Frictionless ``datapackage.json`` naming the source department and
 the acquisition date; ``catalog.json`` at the top lists every product with
 DCAT terms.
@@ -37,6 +38,7 @@ from jinshu.open.provenance import describe
 from jinshu.protect import leakguard
 from jinshu.repeat import authority
 from jinshu.settings import DEFAULT_OPEN_DATA_VERSIONS
+from jinshu.store import versions
 from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import dataset_table, publications
 
@@ -83,7 +85,8 @@ def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: dateti
         incident.ensure_available(conn, contract.id)
         frame = pd.read_sql(read.select([*(f.name for f in needed), "_acquired_at"])
                             .order_by(source.c._record_hash), conn)
-        newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
+        newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))
+                              .where(versions.current(source))).scalar()
     for f in needed:
         if f.type == "date":
             frame[f.name] = pd.to_datetime(frame[f.name]).dt.strftime("%Y-%m-%d")

@@ -1,10 +1,12 @@
 """Key rotation: move every stored envelope to the keyring's active data key.
 
 What holds envelopes (each a *target*): the sensitive fields of every dataset
-table, and the sealed originals of quarantined rows of datasets that have
-sensitive fields (pseudo-field ``_original``). Each envelope is bound to its
-row (:mod:`jinshu.protect.crypto`): a dataset row by ``_subject_key``, a
-quarantined row by ``batch_id`` and ``source_row``.
+table, in every version of each record (current versions and earlier ones are
+two targets, each walked along its own index), and the sealed originals of
+quarantined rows of datasets that have sensitive fields (pseudo-field
+``_original``). Each envelope is bound to its row (:mod:`jinshu.protect.crypto`):
+a dataset row by ``_subject_key``, a quarantined row by ``batch_id`` and
+``source_row``.
 
 :func:`rotate` walks each target in natural-key order, one chunk per
 transaction: it selects values whose key id is not the active one, decrypts
@@ -41,7 +43,7 @@ from jinshu.protect.keyring import Keyring, KeyringError
 from jinshu.protect.keys import data_keyring, keyring_is_local, save_local_keyring
 from jinshu.protect.pseudonyms import SUBJECT_KEY
 from jinshu.settings import Settings
-from jinshu.store import dialect
+from jinshu.store import dialect, versions
 from jinshu.store.tables import batches, dataset_table, quarantine
 
 UNDECRYPTABLE = "does not decrypt (modified, moved or under an unknown key)"
@@ -161,11 +163,13 @@ def _sealing_contracts(contracts: dict[str, Contract]) -> dict[str, Contract]:
 
 
 def _field_targets(contract: Contract) -> list[Target]:
-    table, keys = dataset_table(contract), tuple(policy.key_columns(contract))
+    """Each sensitive field's envelopes in current versions, then in earlier ones."""
+    table, key = dataset_table(contract), policy.key_columns(contract)
     personal = {f.name for f in contract.fields if f.sensitivity in policy.MASKED_ON_EXIT}
-    return [Target(contract.id, spec.name, table, keys, frozenset(keys) - personal,
-                   policy.blind_index_column(contract, spec.name), contract)
-            for spec in policy.encrypted_fields(contract)]
+    return [Target(contract.id, spec.name, table, order, frozenset(order) - personal,
+                   policy.blind_index_column(contract, spec.name), contract, (where,))
+            for spec in policy.encrypted_fields(contract)
+            for where, order in versions.sweeps(table, key)]
 
 
 def _originals_target(contract: Contract) -> Target:
@@ -269,7 +273,8 @@ def _refuse(target: Target, rows: list[sa.Row], problems: list[str | None]) -> N
 def _update(target: Target) -> sa.Update:
     t = target.table
     return (t.update()
-            .where(*(t.c[k] == sa.bindparam(f"rot_key_{i}") for i, k in enumerate(target.keys)),
+            .where(*target.where,
+                   *(t.c[k] == sa.bindparam(f"rot_key_{i}") for i, k in enumerate(target.keys)),
                    target.column == sa.bindparam("rot_old"))
             .values({target.column.name: sa.bindparam("rot_new")}))
 

@@ -5,9 +5,10 @@ ingest stores no copy, only the subject key that links the record to the
 authority's (docs/regulation.md#concepts). Every read that serves such a field —
 the exchange's pages, lookups and published snapshot, open data — goes through
 :func:`resolved`: the dataset's table left-joined to each authority's table on
-``_subject_key``, the authority's column standing in for the field. An authority
-holds one record per subject (a catalog rule), so the join never multiplies rows;
-a subject the authority does not hold reads as missing.
+``_subject_key``, the authority's column standing in for the field; both sides
+read current versions only (:mod:`jinshu.store.versions`). An authority holds one
+record per subject (a catalog rule), so the join never multiplies rows; a subject
+the authority does not hold reads as missing.
 
 Encrypted values stay the authority's envelopes, bound to its dataset and field;
 :func:`reveal` opens them there.
@@ -25,17 +26,14 @@ from jinshu.catalog.concepts import source_of
 from jinshu.protect import policy
 from jinshu.protect.crypto import Protector, subject_rows
 from jinshu.protect.pseudonyms import SUBJECT_KEY
+from jinshu.store import versions
 from jinshu.store.tables import dataset_table
 
 
 def current_rows(table: sa.FromClause) -> list[sa.ColumnElement[bool]]:
-    """Conditions selecting the current record of each key in a dataset table.
-
-    Today a table holds one version per natural key, so there are none. When tables keep
-    history (issue 13, valid_from/valid_to), this returns the "current version" condition
-    and every join here and in :mod:`jinshu.repeat.detect` follows.
-    """
-    return []
+    """Conditions selecting the current version of each record in a dataset table
+    (:mod:`jinshu.store.versions`): every join here and in :mod:`jinshu.repeat.detect` follows."""
+    return [versions.current(table)]
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,11 @@ class Resolved:
 
     source: sa.FromClause
     columns: dict[str, sa.ColumnElement]  # every stored column and every taken field, by name
+    current: sa.ColumnElement[bool]  # the dataset's own current versions (earlier ones never read)
 
     def select(self, names: list[str] | tuple[str, ...]) -> sa.Select:
-        return sa.select(*(self.columns[n] for n in names)).select_from(self.source)
+        return (sa.select(*(self.columns[n] for n in names)).select_from(self.source)
+                .where(self.current))
 
 
 def resolved(contract: Contract, catalog: dict[str, Contract] | None) -> Resolved:
@@ -68,7 +68,7 @@ def resolved(contract: Contract, catalog: dict[str, Contract] | None) -> Resolve
                 authority.c[SUBJECT_KEY] == table.c[SUBJECT_KEY], *current_rows(authority)))
             joined[holder.contract.id] = authority
         columns[spec.name] = authority.c[holder.field.name].label(spec.name)
-    return Resolved(source, columns)
+    return Resolved(source, columns, versions.current(table))
 
 
 def taken_sealed(contract: Contract) -> list[str]:

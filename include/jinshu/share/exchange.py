@@ -6,8 +6,9 @@ caller's access. A publication here is what makes a version servable: its
 rows pass the leak guard, and its ``publications`` row (channel ``exchange``,
 ``acquired_at``) is the version the API stamps on every response.
 
-Grain of ``ex_<id>``: one row per stored record of a dataset whose sharing
-class is unconditional or conditional. Personal and trade-secret fields are
+Grain of ``ex_<id>``: one row per stored record (its current version only:
+earlier versions never leave the store) of a dataset whose sharing class is
+unconditional or conditional. Personal and trade-secret fields are
 masked, because no consumer holds a grant to the clear value yet; the
 subject pseudonym stays so departments can match records without raw IDs.
 Each row carries its source and acquisition date. A publish run replaces a
@@ -27,6 +28,7 @@ from jinshu.govern import audit, incident
 from jinshu.open.provenance import ACQUIRED_ON, SOURCE_DATASET, SOURCE_DEPARTMENT, stamp
 from jinshu.protect import crypto, leakguard, policy
 from jinshu.repeat import authority
+from jinshu.store import versions
 from jinshu.store.bulk import as_csv, bulk_load
 from jinshu.store.objects import ObjectStore
 from jinshu.store.tables import dataset_table, metadata, publications
@@ -100,7 +102,8 @@ def _publish(engine: Engine, contract: Contract, now: datetime,
         with engine.begin() as conn:
             incident.ensure_available(conn, contract.id)
             conn.execute(target.delete())
-            newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))).scalar()
+            newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))
+                                  .where(versions.current(source))).scalar()
             for chunk in pd.read_sql(read.select(list(read.columns)), conn, chunksize=CHUNK_ROWS,
                                      dtype_backend="pyarrow"):
                 out = for_exchange(chunk, contract, protector, catalog)

@@ -4,10 +4,10 @@ Consumers never connect to the central store: every read goes through
 :class:`Exchange`, which authenticates the caller's token, refuses a dataset
 under an open incident (:func:`jinshu.govern.incident.ensure_available`) or
 not yet published to the exchange, applies the pure decision
-(:mod:`jinshu.share.decision`), reads one keyset page of the dataset table
-over its natural-key index (a field the dataset takes from its concept's
-authority read there by subject key, :mod:`jinshu.repeat.authority`),
-decrypts only what must be masked or shown,
+(:mod:`jinshu.share.decision`), reads one keyset page of the dataset table's
+current versions over their natural-key index (earlier versions are never served;
+a field the dataset takes from its concept's authority read there by subject key,
+:mod:`jinshu.repeat.authority`), decrypts only what must be masked or shown,
 replaces the platform pseudonym with the consumer's own, stamps the extract
 (:mod:`jinshu.share.stamp`: source, acquisition date, version, checksum) and
 records the response (:mod:`jinshu.share.access_log`) before it is sent.

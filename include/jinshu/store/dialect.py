@@ -72,6 +72,12 @@ def upsert(conn: Connection, table: sa.Table):
     return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
 
 
+def partial_index(where: sa.ColumnElement[bool]) -> dict[str, sa.ColumnElement[bool]]:
+    """``sa.Index`` options for an index over the rows matching ``where`` only (both databases
+    have partial indexes; each dialect takes the predicate under its own keyword)."""
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
 class prefix_before(FunctionElement):
     """``prefix_before(column, ':')``: the part of ``column`` before the first ``:``.
 

@@ -5,7 +5,9 @@ newest revision of :mod:`jinshu.store.migrations` on the caller's connection. A 
 created before migrations existed (governance tables, no ``alembic_version``) is
 recognised and stamped at the baseline revision first. Dataset tables that do not
 exist yet are created from their contracts; an existing one that no longer matches
-its contract is :mod:`jinshu.evolve`'s to migrate (``jinshu catalog migrate``).
+its contract is :mod:`jinshu.evolve`'s to migrate (``jinshu catalog migrate``). A
+change of the platform to every dataset table alike (revision 0009: versions) is a
+revision too, since it must happen once, on start, before anything reads them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Governance tables (grain and key):
 * ``repeat_runs``, ``repeat_findings``, ``repeat_notices``: repeated collection across
   departments, per detection run, and the findings sent back (below).
 
-Dataset tables ``ds_<id>``: one row per natural key, plus lineage columns.
+Dataset tables ``ds_<id>``: one row per version of a record (natural key, batch), plus
+lineage columns; the current version has no ``_valid_to`` (:mod:`jinshu.store.versions`).
 
 Governance tables change through Alembic revisions (:mod:`jinshu.store.migrations`);
 dataset tables follow their contracts (:mod:`jinshu.evolve`).
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 from jinshu.catalog import Contract, FieldSpec
 from jinshu.protect import policy
+from jinshu.store import versions
 from jinshu.store.dialect import hex_string, serial_id
 
 metadata = sa.MetaData()
@@ -223,8 +225,9 @@ def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
 
 
 def dataset_columns(contract: Contract) -> list[sa.Column]:
-    """Stored fields (sensitive ones as encrypted envelopes), blind indexes, then lineage. A
-    field taken from its concept's authority has no column: the subject key is the link."""
+    """Stored fields (sensitive ones as encrypted envelopes), blind indexes, then lineage and
+    validity. A field taken from its concept's authority has no column: the subject key is the
+    link."""
     encrypted = {f.name for f in policy.encrypted_fields(contract)}
     return [
         *(sa.Column(f.name, sa.Text if f.name in encrypted else column_type(f),
@@ -236,25 +239,25 @@ def dataset_columns(contract: Contract) -> list[sa.Column]:
         sa.Column("_batch_id", sa.String(96), nullable=False),
         sa.Column("_source_row", sa.BigInteger, nullable=False),
         sa.Column("_acquired_at", sa.DateTime(timezone=True), nullable=False),
+        *versions.columns(),
     ]
 
 
 def dataset_table(contract: Contract, meta: sa.MetaData = metadata) -> sa.Table:
-    """``ds_<id>``: one row per natural key, with lineage (as ``contract`` declares it now:
+    """``ds_<id>``: the versions of each record, with lineage (as ``contract`` declares it now:
     a changed contract redefines the table; retired columns are not part of it)."""
     known = meta.tables.get(contract.table)
     if known is not None and known.info.get("contract") == contract:
         return known
     if known is not None:
         meta.remove(known)
-    return sa.Table(
-        contract.table, meta, *dataset_columns(contract),
-        # The only index: every lookup goes through the natural key (a record's
-        # hash covers its key, so a stored twin always shares it). Each extra
-        # index on a random key costs a load of a million rows ~15 s.
-        sa.UniqueConstraint(*policy.key_columns(contract), name=f"uq_{contract.table}_key"),
-        comment=contract.title, info={"contract": contract},
-    )
+    table = sa.Table(contract.table, meta, *dataset_columns(contract), comment=contract.title,
+                     info={"contract": contract})
+    # The only indexes, both partial: every lookup goes through the natural key (a record's
+    # hash covers its key, so a stored twin always shares it), the current version's or an
+    # earlier one's. Each extra index on a random key costs a load of a million rows ~15 s.
+    versions.indexes(table, policy.key_columns(contract))
+    return table
 
 
 # --- the sharing exchange (:mod:`jinshu.share`) ---------------------------------------------
