@@ -12,7 +12,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__API__HOST ?= 127.0.0.1
 
-.PHONY: demo test bench bench-exchange openapi lint airflow install clean
+.PHONY: demo test test-distributed bench bench-exchange bench-distributed openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ demo: $(BIN)/activate $(AIRFLOW_HOME)/airflow.db
 test: $(BIN)/activate
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# The processes of docker-compose.yaml, natively (PostgreSQL at 127.0.0.1:5432, plus a
+# redis-server and moto's S3 server that the harness starts and stops itself).
+test-distributed: $(BIN)/activate
+	$(BIN)/python -m pytest tests/distributed -m distributed -p no:xdist -p no:cacheprovider
+
+# Docker Compose's settings with fresh secrets (never overwrites an existing .env).
+.env: .env.example
+	python3 include/jinshu/dev/envfile.py .env
+
 bench: $(BIN)/activate
 	$(BIN)/python bench/ingest_bench.py
 
@@ -53,3 +62,6 @@ openapi: $(BIN)/activate
 
 bench-exchange: $(BIN)/activate
 	$(BIN)/python bench/exchange_bench.py
+
+bench-distributed: $(BIN)/activate
+	$(BIN)/python bench/distributed_bench.py
