@@ -15,7 +15,7 @@ export AIRFLOW__API__HOST ?= 127.0.0.1
 # code, so it acts for it); passwords are generated into $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin,sx_gongan:user,sx_minzheng:user,sx_renshe:user,sx_scjg:user,sx_weijian:user
 
-.PHONY: demo test bench bench-exchange bench-linkage bench-repeat openapi lint airflow install clean
+.PHONY: demo test test-distributed bench bench-exchange bench-linkage bench-repeat bench-distributed openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ demo: $(BIN)/activate $(AIRFLOW_HOME)/airflow.db
 
 test: $(BIN)/activate
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# The processes of docker-compose.yaml, natively (PostgreSQL at 127.0.0.1:5432, plus a
+# redis-server and moto's S3 server that the harness starts and stops itself).
+test-distributed: $(BIN)/activate
+	$(BIN)/python -m pytest tests/distributed -m distributed -p no:xdist -p no:cacheprovider
+
+# Docker Compose's settings with fresh secrets (never overwrites an existing .env).
+.env: .env.example
+	python3 include/jinshu/dev/envfile.py .env
 
 bench: $(BIN)/activate
 	$(BIN)/python bench/ingest_bench.py
@@ -62,3 +71,6 @@ bench-linkage: $(BIN)/activate
 
 bench-repeat: $(BIN)/activate
 	$(BIN)/python bench/repeat_bench.py
+
+bench-distributed: $(BIN)/activate
+	$(BIN)/python bench/distributed_bench.py

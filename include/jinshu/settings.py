@@ -63,6 +63,13 @@ class Settings:
         return self.home / "quality"
 
     @property
+    def scorecard_location(self) -> str:
+        """Where a reader finds the department scorecard: the reports bucket, else the folder."""
+        if self.quality_url:
+            return f"{self.quality_url.rstrip('/')}/scorecard.html"
+        return str(self.quality_dir / "scorecard.html")
+
+    @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
 

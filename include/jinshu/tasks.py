@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from datetime import UTC, datetime, timedelta
 from functools import cache, reduce
 from operator import or_
@@ -90,20 +91,30 @@ def fail_run_if_a_batch_failed(dataset_id: str) -> None:
     raise AirflowFailException(f"a batch of {dataset_id} failed: see the red task in its group")
 
 
-def _upload_reports(settings: Settings) -> None:
-    """Production: the built reports to the reports bucket (not the hidden staging files)."""
+def _upload_reports(settings: Settings, built: Path) -> None:
+    """Production: the reports built in ``built`` to the reports bucket. When the Data Docs were
+    rebuilt, pages of batches they no longer show are removed from the bucket too."""
     store = open_store(settings.quality_url, settings.s3_endpoint_url)
-    for path in sorted(settings.quality_dir.rglob("*")):
-        top = path.relative_to(settings.quality_dir).parts[0]
-        if path.is_file() and top != "gx" and not top.startswith("."):
-            store.write(path.relative_to(settings.quality_dir).as_posix(), path.read_bytes())
+    written = set()
+    for path in sorted(built.rglob("*")):
+        key = path.relative_to(built).as_posix()
+        if path.is_file() and not key.startswith((".", "gx/")):
+            store.write(key, path.read_bytes())
+            written.add(key)
+    if (built / "data-docs").is_dir():
+        for obj in store.list("data-docs/"):
+            if obj.key not in written:
+                store.delete(obj.key)
     log.info("quality reports published to %s", store.url)
 
 
 def build_quality_reports() -> str:
-    """Rebuild the Data Docs and the department scorecard; returns the scorecard's path.
+    """Rebuild the Data Docs and the department scorecard; returns where the scorecard is.
 
     A report the leak guard blocks is not written (the previous one stays) and fails the task.
+    With a reports bucket (``JINSHU_QUALITY_URL``) they are built in an empty scratch folder
+    and what it holds afterwards goes to the bucket: no worker's disk keeps a copy that a
+    run on another host would miss, or would publish over a newer one.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -112,16 +123,18 @@ def build_quality_reports() -> str:
     settings, contracts, _ = _context()
     engine = engine_for(settings.store_url)
     ensure_schema(engine, contracts)
-    try:
-        paths = scorecard.build_reports(engine, settings.quality_dir, contracts)
-    except leakguard.LeakFound as leak:
-        if settings.quality_url:  # the reports that passed, beside the ones kept
-            _upload_reports(settings)
-        raise AirflowFailException(str(leak)) from leak
-    if settings.quality_url:
-        _upload_reports(settings)
-    log.info("quality reports: %s", ", ".join(str(p) for p in paths.values()))
-    return str(paths["scorecard"])
+    with tempfile.TemporaryDirectory(prefix="jinshu-quality-") as scratch:
+        out = Path(scratch) if settings.quality_url else settings.quality_dir
+        try:
+            paths = scorecard.build_reports(engine, out, contracts)
+        except leakguard.LeakFound as leak:
+            if settings.quality_url:  # the reports that passed; the bucket keeps the others
+                _upload_reports(settings, out)
+            raise AirflowFailException(str(leak)) from leak
+        if settings.quality_url:
+            _upload_reports(settings, out)
+    log.info("quality reports: %s", ", ".join(p.name for p in paths.values()))
+    return settings.scorecard_location
 
 
 def load_batch(dataset_id: str, batch_id: str) -> dict[str, int]:

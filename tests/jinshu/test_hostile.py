@@ -340,6 +340,24 @@ def test_a_workbook_within_the_caps_reads_in_the_capped_child(tmp_path):
     assert extract.frame.to_dict("records") == [{"a": "1", "b": "2", ROW: 2}]
 
 
+def _read_in_a_daemon(scratch: str, answer) -> None:
+    extract = read_capped("ok.xlsx", xlsx([["a"], ["1"]]), Limits(), scratch_in=Path(scratch))
+    answer.put(extract.frame["a"].tolist())
+
+
+def test_a_workbook_reads_inside_a_daemonic_process_as_celery_runs_tasks(tmp_path):
+    """A Celery worker runs each task in a daemonic process, which may not start a
+    multiprocessing child: the capped reader must still work there."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    answer = context.Queue()
+    task = context.Process(target=_read_in_a_daemon, args=(str(tmp_path), answer), daemon=True)
+    task.start()
+    task.join(120)
+    assert task.exitcode == 0 and answer.get(timeout=5) == ["1"]
+
+
 @pytest.mark.parametrize(("name", "data", "caps", "rule", "words"), [
     ("x.csv", b"a,b\n1," + b"x" * 50 + b"\n", {"max_cell_chars": 40}, "cell_too_long",
      "row 2, column b holds 50 characters"),

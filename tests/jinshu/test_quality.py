@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from jinshu import quality
 from jinshu.catalog import Contract
-from jinshu.dev.generate import generate_frame
+from jinshu.dev.generate import generate_extract, generate_frame
 from jinshu.govern import scorecard
 from jinshu.quality import records as quality_records
 from jinshu.store import tables
@@ -297,3 +297,42 @@ def test_report_sql_files_give_last_load_scope_and_exchange_on_both_stores(
     with engine.connect() as conn:
         assert [(r["dataset_id"], r["rows"]) for r in query(conn, "exchange_publications.sql")] == [
             ("b", 5), ("a", 9)]
+
+
+def test_reports_in_a_bucket_are_built_where_no_later_run_depends_on_one_workers_disk(
+        pg_url, tmp_path, contracts, s3_buckets, s3_endpoint, monkeypatch):
+    """Two workers that share no folder: each build leaves nothing on its host, and an old
+    copy lying on a worker's disk never overwrites the newer report in the bucket."""
+    import shutil
+
+    from jinshu import tasks
+    from jinshu.store.objects import open_store
+    from tests.helpers import ingest_file, make_settings
+
+    sites = contracts["vaccination_sites"]
+    first = make_settings(tmp_path / "a", store_url=pg_url, landing_url=s3_buckets["landing"],
+                          s3_endpoint_url=s3_endpoint)
+    shutil.copytree(first.keys_dir, tmp_path / "b" / "keys")  # one keyring per deployment
+    hosts = [first, make_settings(tmp_path / "b", store_url=pg_url,
+                                  landing_url=s3_buckets["landing"], s3_endpoint_url=s3_endpoint)]
+    stale = hosts[1].quality_dir / "scorecard.html"  # what an earlier build left on host b
+    stale.parent.mkdir(parents=True)
+    stale.write_text("stale")
+    bucket = open_store(s3_buckets["quality"], s3_endpoint)
+    for settings, seed in zip(hosts, (4, 5), strict=True):
+        for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": pg_url,
+                           "JINSHU_LANDING_URL": s3_buckets["landing"],
+                           "JINSHU_QUALITY_URL": s3_buckets["quality"],
+                           "JINSHU_S3_ENDPOINT_URL": s3_endpoint}.items():
+            monkeypatch.setenv(key, str(value))
+        name, data = generate_extract(sites, 15, seed=seed)
+        ingest_file(settings, contracts, sites, name, data)
+        assert tasks.build_quality_reports() == f"{s3_buckets['quality']}/scorecard.html"
+        folder = settings.quality_dir
+        left = sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+        assert left == (["scorecard.html"] if settings is hosts[1] else [])
+    page = bucket.read("scorecard.html").decode()
+    assert page != "stale" and sites.title in page
+    assert stale.read_text() == "stale"  # untouched, and not uploaded
+    docs = [o.key for o in bucket.list("data-docs/validations/")]
+    assert len(docs) == 2 and all(sites.id in key for key in docs)  # both batches, no leftovers

@@ -1,19 +1,25 @@
 """Read an extract where a hostile file cannot take the worker down.
 
-A workbook is parsed in a child process (``spawn``) whose address space is
-capped at the contract's ``limits.max_memory_mb`` (``RLIMIT_AS``): if the
-parser asks for more, the child dies and the file is quarantined with the
-limit that stopped it; the worker goes on. The child hands back the records
-as an Arrow stage file in a private scratch folder. Other files are read
-in-process (their size is capped before they are read).
+A workbook is parsed in a child process (a new interpreter) whose address
+space is capped at the contract's ``limits.max_memory_mb`` (``RLIMIT_AS``):
+if the parser asks for more, the child dies and the file is quarantined with
+the limit that stopped it; the worker goes on. The child hands back the
+records as an Arrow stage file in a private scratch folder. Other files are
+read in-process (their size is capped before they are read).
+
+The child is a subprocess, not a ``multiprocessing`` one: a Celery worker runs
+each task in a daemonic process, and daemonic processes may not have
+``multiprocessing`` children (every workbook failed on the CeleryExecutor).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
+import pickle
 import resource
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
@@ -26,10 +32,12 @@ ISOLATED = (".xlsx",)
 OUT_OF_MEMORY = {-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV, 3}  # how a capped child ends
 
 
-def _child(name: str, scratch: str, limits: Limits, score: HeaderScore | None) -> None:
+def _child(scratch: str) -> None:
+    """In the child: read ``scratch``/source as the pickled arguments say, under the cap."""
+    folder = Path(scratch)
+    name, limits, score = pickle.loads((folder / "arguments.pickle").read_bytes())
     cap = limits.max_memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    folder = Path(scratch)
     facts = folder / "facts.json"
     try:
         extract = read_extract(name, (folder / "source").read_bytes(), limits, score)
@@ -63,18 +71,22 @@ def read_capped(name: str, data: bytes, limits: Limits, score: HeaderScore | Non
     with tempfile.TemporaryDirectory(prefix="read-", dir=scratch_in) as scratch:
         folder = Path(scratch)
         (folder / "source").write_bytes(data)
-        child = multiprocessing.get_context("spawn").Process(
-            target=_child, args=(name, scratch, limits, score), daemon=True)
-        child.start()
-        child.join()
+        (folder / "arguments.pickle").write_bytes(pickle.dumps((name, limits, score)))
+        exitcode = subprocess.run(  # the child's own output stays out of the task log
+            [sys.executable, "-m", "jinshu.ingest.isolate", scratch], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
         facts_path = folder / "facts.json"
-        if child.exitcode in OUT_OF_MEMORY:
+        if exitcode in OUT_OF_MEMORY:
             raise memory_exceeded(limits)
-        if child.exitcode != 0 or not facts_path.exists():
+        if exitcode != 0 or not facts_path.exists():
             raise UnreadableFile("xlsx", f"the workbook cannot be read (the reader stopped with "
-                                 f"code {child.exitcode})", "save the workbook again as .xlsx")
+                                 f"code {exitcode})", "save the workbook again as .xlsx")
         facts = json.loads(facts_path.read_text())
         if "error" in facts:
             raise UnreadableFile(*facts["error"])
         return Extract(from_arrow((folder / "read.arrow").read_bytes()), facts["encoding"],
                        header_row=facts["header_row"])
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])

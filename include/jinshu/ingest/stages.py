@@ -215,7 +215,7 @@ def quality_stage(settings: Settings, contract: Contract, batch_id: str) -> str:
         names = ", ".join(r.expectation for r in failed)
         error = QualityFailed(f"critical expectations failed: {names}; the batch is kept "
                               f"aside, nothing was loaded. Fix: correct the extract and send it "
-                              f"again; see {settings.quality_dir / 'scorecard.html'}")
+                              f"again; see {settings.scorecard_location}")
         quarantine_file(settings, batch, error, rows_in=_read_facts(work)["rows_in"],
                         results=results)
         raise error
