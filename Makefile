@@ -12,7 +12,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__API__HOST ?= 127.0.0.1
 
-.PHONY: demo test bench bench-exchange openapi lint airflow install clean
+.PHONY: demo test bench bench-exchange bench-open openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,6 @@ openapi: $(BIN)/activate
 
 bench-exchange: $(BIN)/activate
 	$(BIN)/python bench/exchange_bench.py
+
+bench-open: $(BIN)/activate
+	$(BIN)/python bench/open_bench.py

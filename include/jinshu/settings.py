@@ -22,6 +22,9 @@ SUITES_DIR = REPO_DIR / "expectations"
 REPORTS_SQL_DIR = REPO_DIR / "sql" / "reports"
 DAGS_DIR = REPO_DIR / "dags"
 DEFAULT_OPEN_DATA_VERSIONS = 10
+# Where the open-data location is published: absolute download URLs and catalog IRIs start
+# here. The default is what `python -m http.server 8000 -d $JINSHU_HOME/open-data` serves.
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Settings:
     audit_heads_url: str | None = None  # where chain heads are published; default: open data
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
+    open_data_public_url: str = DEFAULT_PUBLIC_URL  # the open-data location's public http(s) URL
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
 
     @property
@@ -93,6 +97,7 @@ class Settings:
             open_data_versions=_positive(env, "JINSHU_OPEN_DATA_VERSIONS",
                                          DEFAULT_OPEN_DATA_VERSIONS),
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
+            open_data_public_url=_public_url(env, "JINSHU_OPEN_DATA_PUBLIC_URL"),
         )
 
 
@@ -113,6 +118,17 @@ def _dates(env: Mapping[str, str], name: str) -> frozenset[date]:
             raise ValueError(f"{name}: '{text}' is not a date (YYYY-MM-DD). Fix: list holidays "
                              "as YYYY-MM-DD separated by commas") from error
     return frozenset(days)
+
+
+def _public_url(env: Mapping[str, str], name: str) -> str:
+    from urllib.parse import urlsplit
+
+    text = (env.get(name) or DEFAULT_PUBLIC_URL).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name}={text!r} is not an http(s) URL. Fix: set it to where the "
+                         "open-data location is published, e.g. https://data.example.gov.cn/open")
+    return text
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -11,6 +11,7 @@ from jinshu.catalog.contract import (
            IdMatches,
            Limits,
            OpenSpec,
+           QuasiIdentifier,
            Retention,
            Sensitivity,
            Sharing,
@@ -19,5 +20,5 @@ from jinshu.catalog.contract import (
 from jinshu.catalog.rules import ContractError, load_catalog, load_contract
 
 __all__ = ["Aggregate", "Basis", "Check", "ConsentBasis", "Contract", "ContractError", "Department",
-           "FieldSpec", "IdMatches", "Limits", "OpenSpec", "Retention", "Sensitivity", "Sharing",
-           "UsccMatchesRegion", "load_catalog", "load_contract"]
+           "FieldSpec", "IdMatches", "Limits", "OpenSpec", "QuasiIdentifier", "Retention", "Sensitivity",
+           "Sharing", "UsccMatchesRegion", "load_catalog", "load_contract"]

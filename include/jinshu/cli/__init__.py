@@ -12,6 +12,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     incident,
     keys,
     principals,
+    provenance,
     reports,
     serve,
 )
