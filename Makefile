@@ -15,7 +15,7 @@ export AIRFLOW__API__HOST ?= 127.0.0.1
 # code, so it acts for it); passwords are generated into $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin,sx_gongan:user,sx_minzheng:user,sx_renshe:user,sx_scjg:user,sx_weijian:user
 
-.PHONY: demo test test-distributed bench bench-exchange bench-linkage bench-repeat bench-distributed openapi lint airflow install clean
+.PHONY: demo test test-distributed bench bench-exchange bench-linkage bench-repeat bench-distributed bench-open openapi lint airflow install clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,3 +74,6 @@ bench-repeat: $(BIN)/activate
 
 bench-distributed: $(BIN)/activate
 	$(BIN)/python bench/distributed_bench.py
+
+bench-open: $(BIN)/activate
+	$(BIN)/python bench/open_bench.py

@@ -1,15 +1,17 @@
 """
-### Publish open data: de-identified, standardized, machine-readable, free
+### Publish open data: anonymized, standardized, machine-readable, free
 
-Daily at 02:00 and whenever an open dataset's ingest updates its Asset. For
-each dataset whose open class is `open`, writes CSV, JSON and Parquet plus a
-Frictionless `datapackage.json` (source department, acquisition date) to the
-open-data location, then refreshes the DCAT `catalog.json`. Personal fields
-are removed (or masked where the law already disclosed them) and rare
-quasi-identifier combinations are suppressed (k-anonymity). A dataset under
-an open incident is skipped (its withdrawn product stays withdrawn); a leak
-guard hit fails its task and opens an incident. The catalog lists the
-datasets that have a product.
+Daily at 02:00 and whenever an open dataset's ingest updates its Asset. For each
+dataset whose open class is `open`, livelihood datasets first (民生优先), a new
+version: CSV, JSON and Parquet, a Frictionless `datapackage.json` and the
+provenance stamp under `<dataset>/<version>/`, then the `latest` pointer and the
+dataset's page. Then the DCAT-AP catalog (`catalog.jsonld`, `catalog.ttl`) and the
+catalog page `index.html`. Personal fields are removed, quasi-identifiers
+generalized and rare combinations suppressed (k-anonymity); aggregates carry
+cell-key noise. A dataset under an open incident is skipped (its withdrawn
+product stays withdrawn); a leak guard hit fails its task, opens an incident and
+leaves `latest` where it was. A failed publication fails the run after the
+others and the catalog are done.
 """
 
 from __future__ import annotations
@@ -36,14 +38,25 @@ UPDATED = tasks.any_central_asset(OPEN)  # None with no open dataset: daily only
 )
 def publish_open_data():
     @task(map_index_template="{{ task.op_kwargs['dataset_id'] }}")
-    def publish_dataset(dataset_id: str) -> int:
+    def publish_livelihood_dataset(dataset_id: str) -> int:
         return tasks.publish_open_dataset(dataset_id)
 
-    @task(trigger_rule="none_failed")  # a suspended (skipped) dataset does not stop it
+    @task(map_index_template="{{ task.op_kwargs['dataset_id'] }}", trigger_rule="all_done")
+    def publish_dataset(dataset_id: str) -> int:  # after the livelihood ones, whatever they did
+        return tasks.publish_open_dataset(dataset_id)
+
+    @task(trigger_rule="all_done")  # a suspended or failed dataset keeps its current version
     def write_catalog() -> str:
         return tasks.write_open_catalog()
 
-    publish_dataset.expand(dataset_id=[c.id for c in OPEN]) >> write_catalog()
+    @task(trigger_rule="one_failed")
+    def fail_run_if_a_publication_failed() -> None:
+        tasks.fail_run_if_a_publication_failed()
+
+    first = publish_livelihood_dataset.expand(dataset_id=tasks.open_datasets_in_order(livelihood=True))
+    then = publish_dataset.expand(dataset_id=tasks.open_datasets_in_order(livelihood=False))
+    first >> then >> write_catalog()
+    [first, then] >> fail_run_if_a_publication_failed()
 
 
 publish_open_data()

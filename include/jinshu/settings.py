@@ -22,6 +22,9 @@ SUITES_DIR = REPO_DIR / "expectations"
 REPORTS_SQL_DIR = REPO_DIR / "sql" / "reports"
 DAGS_DIR = REPO_DIR / "dags"
 DEFAULT_OPEN_DATA_VERSIONS = 10
+# Where the open-data location is published: absolute download URLs and catalog IRIs start
+# here. The default is what `python -m http.server 8000 -d $JINSHU_HOME/open-data` serves.
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Settings:
     audit_heads_url: str | None = None  # where chain heads are published; default: open data
     quality_url: str | None = None  # where reports are published; default: quality_dir
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
+    open_data_public_url: str = DEFAULT_PUBLIC_URL  # the open-data location's public http(s) URL
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
     stage_files_url: str | None = None  # JINSHU_STAGE_URL; default: work_dir
     # JINSHU_UI_DEPARTMENTS: Airflow user -> the department it acts for in the governance pages
@@ -110,6 +114,7 @@ class Settings:
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
             stage_files_url=env.get("JINSHU_STAGE_URL") or None,
             ui_departments=_pairs(env, "JINSHU_UI_DEPARTMENTS"),
+            open_data_public_url=_public_url(env, "JINSHU_OPEN_DATA_PUBLIC_URL"),
         )
 
 
@@ -142,6 +147,15 @@ def _pairs(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
                              "alice:sx_minzheng,bob:sx_gongan")
         pairs.append((user.strip(), value.strip()))
     return tuple(sorted(pairs))
+def _public_url(env: Mapping[str, str], name: str) -> str:
+    from urllib.parse import urlsplit
+
+    text = (env.get(name) or DEFAULT_PUBLIC_URL).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name}={text!r} is not an http(s) URL. Fix: set it to where the "
+                         "open-data location is published, e.g. https://data.example.gov.cn/open")
+    return text
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

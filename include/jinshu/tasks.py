@@ -210,19 +210,36 @@ def publish_open_dataset(dataset_id: str) -> int:
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     rows = _publish("open data", dataset_id, lambda: publisher.publish(
         engine, store, contract, _now(), settings.open_data_versions, heads=_heads(settings),
-        catalog=contracts))
+        catalog=contracts, public_url=settings.open_data_public_url))
     log.info("open data: %s published to %s, %d rows", dataset_id, store.url, rows)
     return rows
 
 
+def fail_run_if_a_publication_failed() -> None:
+    """Runs only when an open-data publication failed, so the run shows failed after the
+    catalog was rewritten for the others."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException("an open-data publication failed: see the red task; its dataset "
+                               "keeps its previous version")
+
+
+def open_datasets_in_order(livelihood: bool) -> list[str]:
+    """The open datasets, livelihood ones (民生优先) or the others, in publication order."""
+    contracts = catalog_at_parse_time()
+    return [c.id for c in publisher.publication_order(list(contracts.values()))
+            if c.open.livelihood == livelihood]
+
+
 def write_open_catalog() -> str:
-    """The DCAT catalog of the open datasets that have a product (a withdrawn one drops out)."""
+    """The DCAT-AP catalog and the catalog page of the open datasets that have a current
+    version (a withdrawn one drops out); returns the page's location."""
     settings, contracts, _ = _context()
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
-    live = [c for c in contracts.values() if c.is_open
-            and f"{c.id}/datapackage.json" in {o.key for o in store.list(f"{c.id}/")}]
-    publisher.write_catalog(store, live, _now())
-    return f"{store.url}/catalog.json"
+    listed = publisher.write_catalog(store, list(contracts.values()), _now(),
+                                     settings.open_data_public_url)
+    log.info("open data catalog: %d dataset(s), %s/index.html", len(listed), store.url)
+    return f"{store.url}/index.html"
 
 
 def central_asset(contract: Contract):

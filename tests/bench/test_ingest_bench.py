@@ -6,23 +6,14 @@ Measures nothing: the speed figures come from ``make bench`` at 1,000,000 rows.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "ingest_bench.py"
+from tests.bench.runner import run_bench
+
 ROWS = 3000
 
 
 def test_bench_runs_counts_every_row_and_times_the_branch_on_the_wall_clock(pg_server, tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--rows", str(ROWS),
-         "--database", f"jinshu_bench_smoke_{uuid.uuid4().hex[:8]}", "--out", str(tmp_path)],
-        env=os.environ | {"JINSHU_BENCH_PG_URL": pg_server}, capture_output=True, text=True,
-        timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_bench("ingest_bench.py", ROWS, "jinshu_bench_smoke", tmp_path, pg_server)
     [out] = tmp_path.glob("ingest-*.json")
     result = json.loads(out.read_text())
     counts = result["ingest"]["counts"]

@@ -94,6 +94,10 @@ class Flow:
     def open_json(self, key: str) -> dict:
         return json.loads(self.open_data.read(key))
 
+    def open_file(self, dataset_id: str, name: str) -> bytes:
+        """A file of the dataset's current open-data version (its ``latest`` pointer)."""
+        return self.open_data.read(self.open_json(f"{dataset_id}/latest.json")["path"] + name)
+
     def query(self, sql: str) -> list[sa.Row]:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql)).all()
@@ -186,8 +190,8 @@ def _run_everything(flow: Flow, dagbag: DagBag) -> None:
     flow.rerun = snapshot(flow.engine)
 
     enterprises = contracts["enterprise_registration"]  # step 3
-    csv = f"{enterprises.id}/{enterprises.id}.csv"
-    flow.open_csv["before"] = flow.open_data.read(csv)
+    csv = f"{enterprises.id}.csv"
+    flow.open_csv["before"] = flow.open_file(enterprises.id, csv)
     frame = generate_frame(enterprises, 40, seed=9)
     frame.loc[[1, 2], "established_on"] = "2031-05-01"  # founded in the future: critical
     name, data = render_extract(enterprises, frame, seed=9)
@@ -198,7 +202,7 @@ def _run_everything(flow: Flow, dagbag: DagBag) -> None:
     run(flow, dagbag, "publish_exchange")
     run(flow, dagbag, "publish_open_data")
     flow.after_failure = snapshot(flow.engine)
-    flow.open_csv["after"] = flow.open_data.read(csv)
+    flow.open_csv["after"] = flow.open_file(enterprises.id, csv)
 
     household = contracts["household_registration"]  # step 4
     flow.clear["before"] = stored_records(settings, household)
@@ -363,35 +367,36 @@ def test_exchange_masks_personal_fields(flow):
 
 
 def test_open_data_catalog_lists_exactly_the_open_datasets(flow):
-    catalog = flow.open_json("catalog.json")
-    assert {d["dct:identifier"] for d in catalog["dcat:dataset"]} == {
-        c.id for c in open_datasets(flow)}
+    listed = {d["id"] for d in flow.open_json("index.json")["datasets"]}
+    assert listed == {c.id for c in open_datasets(flow)}
+    turtle = flow.open_data.read("catalog.ttl").decode()
+    assert all(f"/id/dataset/{c.id}>" in turtle for c in open_datasets(flow))
 
 
 def test_open_data_has_source_and_acquisition_date(flow):
     for contract in open_datasets(flow):
-        package = flow.open_json(f"{contract.id}/datapackage.json")
+        stamp = json.loads(flow.open_file(contract.id, "provenance.json"))
         [(acquired,)] = flow.query(f"SELECT max(_acquired_at) FROM {contract.table}")
-        assert package["jinshu"]["source_department"] == contract.department.name
-        assert package["jinshu"]["acquired_at"][:10] == str(acquired)[:10], contract.id
-        rows = pd.read_csv(io.BytesIO(flow.open_data.read(f"{contract.id}/{contract.id}.csv")),
-                           dtype=str)
+        assert stamp["department"] == contract.department.name
+        assert stamp["acquired_at"][:10] == str(acquired)[:10], contract.id
+        rows = pd.read_csv(io.BytesIO(flow.open_file(contract.id, f"{contract.id}.csv")), dtype=str,
+                           encoding="utf-8-sig")
         assert set(rows["source_department"]) == {contract.department.name}, contract.id
 
 
 def test_open_data_csv_and_parquet_hold_the_rows_the_package_announces(flow):
     for contract in open_datasets(flow):
-        announced = flow.open_json(f"{contract.id}/datapackage.json")["jinshu"]["rows"]
-        csv = pd.read_csv(io.BytesIO(flow.open_data.read(f"{contract.id}/{contract.id}.csv")))
-        parquet = pd.read_parquet(
-            io.BytesIO(flow.open_data.read(f"{contract.id}/{contract.id}.parquet")))
+        announced = json.loads(flow.open_file(contract.id, "datapackage.json"))["jinshu"]["rows"]
+        csv = pd.read_csv(io.BytesIO(flow.open_file(contract.id, f"{contract.id}.csv")),
+                          encoding="utf-8-sig")
+        parquet = pd.read_parquet(io.BytesIO(flow.open_file(contract.id, f"{contract.id}.parquet")))
         assert len(csv) == len(parquet) == announced, contract.id
 
 
 def test_no_raw_identifier_or_undeclared_value_in_open_data(flow):
     for contract in open_datasets(flow):
-        for name in (f"{contract.id}.csv", f"{contract.id}.json", "datapackage.json"):
-            text = flow.open_data.read(f"{contract.id}/{name}").decode()
+        for name in (f"{contract.id}.csv", f"{contract.id}.json", "datapackage.json", "provenance.json"):
+            text = flow.open_file(contract.id, name).decode("utf-8-sig")
             assert not RAW_ID.search(text), f"raw ID number in open data {name}"
             assert UNDECLARED_MARKER not in text, name
 

@@ -25,6 +25,7 @@ from jinshu.share.service import Exchange
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
 from tests.helpers import ingest_file, stored_records, table_rows
+from tests.jinshu.open.conftest import version_files
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地行政区划代码,住址,登记日期\n"
 ZHANG = "140105199803071232,张伟,1,1998-03-07,汉族,140105,山西省太原市小店区坞城路1号,2020-01-02"
@@ -160,7 +161,8 @@ def test_open_data_opens_only_the_current_version(settings, contracts, enterpris
     store = open_store(settings.open_data_url)
     assert publisher.publish(engine_for(settings.store_url), store, contract,
                              datetime.now(UTC)) == 15
-    published = pd.read_csv(io.BytesIO(store.read(f"{contract.id}/{contract.id}.csv")), dtype=str)
+    published = pd.read_csv(io.BytesIO(version_files(store, contract.id)[f"{contract.id}.csv"]),
+                            dtype=str, encoding="utf-8-sig")
     names = published["enterprise_name"].tolist()
     assert len(names) == 15 and new_name in names and old_name not in names
 

@@ -16,7 +16,7 @@ from jinshu.cli import app
 from jinshu.cli.common import os_user
 from jinshu.dev.generate import generate_frame, render_extract
 from jinshu.govern import audit, incident, scorecard
-from jinshu.open import product, publisher
+from jinshu.open import package, publisher, site
 from jinshu.protect import keys
 from jinshu.protect.leakguard import LeakFound
 from jinshu.quality import records as quality_records
@@ -68,8 +68,15 @@ def gongan_token(engine) -> str:
 
 
 def current(store, dataset: str = DATASET) -> dict[str, bytes]:
-    """The public current copy: ``<dataset>/<file>``, versions left out."""
-    return {o.key: store.read(o.key) for o in store.list(f"{dataset}/") if o.key.count("/") == 1}
+    """The files of the version the dataset's ``latest`` pointer names (empty: none)."""
+    latest = site.pointer(store, dataset)
+    if latest is None:
+        return {}
+    return {o.key.rsplit("/", 1)[1]: store.read(o.key) for o in store.list(latest["path"])}
+
+
+def version(at: datetime) -> str:
+    return package.version_name(at)
 
 
 def trail(engine) -> list[tuple[str, str]]:
@@ -124,16 +131,18 @@ def test_open_withdraws_open_data_to_the_previous_safe_version(settings, contrac
     ingest(settings, contracts, "b.csv", seed=2)
     publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
     second = current(store)
-    assert set(second) == set(first) == {f"{DATASET}/{n}" for n in (
-        f"{DATASET}.csv", f"{DATASET}.json", f"{DATASET}.parquet", "datapackage.json")}
+    assert set(second) == set(first) == {
+        f"{DATASET}.csv", f"{DATASET}.json", f"{DATASET}.parquet", "datapackage.json", "provenance.json"}
     assert second != first
-    v1, v2 = (publisher.version_key(contract, T0 + timedelta(hours=h)) for h in (0, 1))
-    assert {store.read(f"{v2}{k.rsplit('/', 1)[1]}") for k in second} == set(second.values())
+    v1, v2 = (version(T0 + timedelta(hours=h)) for h in (0, 1))
+    assert site.pointer(store, DATASET)["versions"] == [v2, v1]
 
     opened = incident.open_incident(engine, store, DATASET, "bad batch b", "alice", T0 + timedelta(hours=2))
     assert current(store) == first
-    assert opened.open_data == f"{store.url}/{v1}"
-    assert store.list(v2) == []  # the unsafe version is not left in the public store
+    assert opened.open_data == f"{store.url}/{DATASET}/{v1}/"
+    assert store.list(f"{DATASET}/{v2}/") == []  # the unsafe version is not left in the public store
+    assert site.pointer(store, DATASET)["versions"] == [v1]
+    assert v2 not in store.read(f"{DATASET}/index.html").decode()  # nor on its page
 
     incident.close_incident(engine, DATASET, "batch b fixed", "bob", T0 + timedelta(hours=3))
     publisher.publish(engine, store, contract, T0 + timedelta(hours=4))  # the next run republishes
@@ -154,13 +163,12 @@ def test_publish_keeps_the_newest_versions_and_withdrawal_falls_back_to_them(
         ingest(settings, contracts, f"{seed}.csv", seed=seed)  # each version differs
         publisher.publish(engine, store, contract, at, keep_versions=2)
         kept.append(current(store))
-    stamps = {o.key.split("/")[2] for o in store.list(f"{DATASET}/versions/")}
-    assert stamps == {publisher.version_key(contract, at).split("/")[2] for at in times[2:]}
+    assert set(site.version_folders(store, DATASET)) == {version(at) for at in times[2:]}
     with engine.connect() as conn:
-        removed = [json.loads(e.details)["files_of_old_versions_removed"] for e in conn.execute(
+        removed = [json.loads(e.details)["versions_removed"] for e in conn.execute(
             sa.select(audit.audit_log).where(audit.audit_log.c.action == "publish_open_data")
             .order_by(audit.audit_log.c.seq))]
-    assert removed == [0, 0, 4, 4]  # four files per version: CSV, JSON, Parquet, datapackage
+    assert removed == [0, 0, 1, 1]
 
     incident.open_incident(engine, store, DATASET, "bad batch", "alice", T0 + timedelta(hours=5))
     assert current(store) == kept[2]  # the newest safe version still kept
@@ -188,8 +196,9 @@ def test_open_without_a_previous_version_removes_the_product(sites, settings, mo
     for key, value in {"JINSHU_HOME": settings.home, "JINSHU_STORE_URL": settings.store_url}.items():
         monkeypatch.setenv(key, str(value))
     tasks.write_open_catalog()
-    catalog = json.loads(store.read("catalog.json"))
-    assert DATASET not in {d["dct:identifier"] for d in catalog["dcat:dataset"]}
+    listed = json.loads(store.read("index.json"))["datasets"]
+    assert DATASET not in {d["id"] for d in listed}
+    assert DATASET not in store.read("catalog.ttl").decode()
 
 
 def test_a_raw_id_blocks_the_exchange_keeps_its_contents_and_opens_an_incident(
@@ -221,7 +230,7 @@ def test_a_raw_id_blocks_open_data_keeps_the_live_version_and_opens_an_incident(
     with pytest.raises(LeakFound, match="cn_ric"):
         publisher.publish(engine, store, contract, T0 + timedelta(hours=1))
     assert current(store) == live
-    assert store.list(publisher.version_key(contract, T0 + timedelta(hours=1))) == []
+    assert store.list(f"{DATASET}/{version(T0 + timedelta(hours=1))}/") == []
     with engine.connect() as conn:
         assert incident.active_incidents(conn, DATASET)
     with pytest.raises(incident.DatasetSuspended):  # the next run does not try again
@@ -356,7 +365,7 @@ def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
     publisher.publish(engine, store, contract, T0)
     first = current(store)
     ingest(settings, contracts, "b.csv", seed=2)
-    lock, render, opened, workers = LockSpy(monkeypatch), product.render, [], []
+    lock, render, opened, workers = LockSpy(monkeypatch), publisher.render, [], []
 
     def render_while_someone_opens_an_incident(*args, **kwargs):
         workers.append(open_incident_meanwhile(lock, engine, store, opened))
@@ -369,7 +378,7 @@ def test_an_incident_opened_during_a_publish_waits_and_withdraws_what_it_wrote(
     assert current(store) == first  # the version written under the incident's feet is withdrawn
     with engine.connect() as conn:
         assert incident.active_incidents(conn, DATASET)
-    assert opened[0].open_data.endswith(publisher.version_key(contract, T0))
+    assert opened[0].open_data.endswith(f"{DATASET}/{version(T0)}/")
 
 
 def test_an_incident_opened_during_an_exchange_publish_waits_for_it_to_commit(settings, contracts, sites,

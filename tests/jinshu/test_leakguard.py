@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from bisect import bisect_right
@@ -14,7 +15,7 @@ from stdnum.cn import ric
 
 from jinshu.catalog import Contract
 from jinshu.dev.generate import generate_frame, render_extract
-from jinshu.open import publisher
+from jinshu.open import publisher, site
 from jinshu.protect.leakguard import PATTERNS, LeakFound, _confirmed, guard, normalize_for_scan, scan
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
@@ -290,15 +291,19 @@ def test_a_leak_blocks_publication_and_the_previous_version_stays(settings, cont
         sites, generate_frame(sites, 20, seed=1), seed=1)[1])
     engine, store = engine_for(settings.store_url), open_store(settings.open_data_url)
     publisher.publish(engine, store, sites, datetime.now(UTC))
-    before = {n: store.read(f"{sites.id}/{n}") for n in ("vaccination_sites.csv", "datapackage.json")}
+    latest = store.read(f"{sites.id}/latest.json")
+    version = json.loads(latest)["path"]
+    before = {n: store.read(f"{version}{n}") for n in ("vaccination_sites.csv", "datapackage.json")}
 
     leaky = generate_frame(sites, 20, seed=2)
     leaky.loc[3, "address"] = "山西省太原市小店区 联系人身份证140105199803071232"
     ingest_file(settings, contracts, sites, "b.csv", render_extract(sites, leaky, seed=2)[1])
     with pytest.raises(LeakFound, match="cn_ric"):
         publisher.publish(engine, store, sites, datetime.now(UTC))
-    after = {n: store.read(f"{sites.id}/{n}") for n in before}
+    assert store.read(f"{sites.id}/latest.json") == latest
+    after = {n: store.read(f"{version}{n}") for n in before}
     assert after == before
+    assert list(site.version_folders(store, sites.id)) == [version.split("/")[1]]  # nothing else
 
 
 @pytest.mark.parametrize(("disguised", "kind"), [d[1:] for d in DISGUISES], ids=[d[0] for d in DISGUISES])

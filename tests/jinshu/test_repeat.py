@@ -43,6 +43,7 @@ from jinshu.store.schema import ensure_schema
 from jinshu.store.tables import audit_log, repeat_findings, repeat_notices
 from jinshu.vocab import mask
 from tests.helpers import catalog_copy, drop, ingest_file, make_settings, serving, table_rows
+from tests.jinshu.open.conftest import version_files
 
 HOUSEHOLD, SOCIAL, ALLOWANCE = ("household_registration", "social_insurance_enrollment",
                                 "minimum_living_allowance")
@@ -348,14 +349,17 @@ TAX_CONTRACT = {
     "department": {"code": "sx_shuiwu", "name": "国家税务总局山西省税务局"},
     "subject": "organization", "subject_key": "uscc", "natural_key": ["uscc"],
     "update_cycle": "monthly", "sharing": {"class": "unconditional"},
-    "open": {"class": "open", "already_disclosed": True},
+    "open": {"class": "open", "already_disclosed": True, "licence": "CC-BY-4.0", "theme": "ECON"},
     "fields": [
-        {"name": "uscc", "title": "统一社会信用代码", "format": "uscc", "required": True,
+        {"name": "uscc", "title": "统一社会信用代码", "description": "纳税人的统一社会信用代码",
+         "format": "uscc", "required": True,
          "sensitivity": "public", "basis": {"law": "纳税信用管理办法 第三十六条"}},
-        {"name": "enterprise_name", "title": "纳税人名称", "concept": "org.name",
+        {"name": "enterprise_name", "title": "纳税人名称", "description": "纳税人登记的名称",
+         "concept": "org.name",
          "from_authority": True, "sensitivity": "public",
          "basis": {"law": "纳税信用管理办法 第三十六条"}},
-        {"name": "credit_level", "title": "纳税信用级别", "values": {"A": "A级", "B": "B级", "D": "D级"},
+        {"name": "credit_level", "title": "纳税信用级别", "description": "纳税信用评价的级别",
+         "values": {"A": "A级", "B": "B级", "D": "D级"},
          "required": True, "sensitivity": "public", "basis": {"law": "纳税信用管理办法 第二十三条"}},
     ],
 }
@@ -378,7 +382,7 @@ def test_open_data_reads_a_taken_field_from_its_authority(tmp_path):
     store = open_store(settings.open_data_url)
     rows = publisher.publish(engine_for(settings.store_url), store, contracts["tax_credit_rating"],
                              NOW, catalog=contracts)
-    text = store.read("tax_credit_rating/tax_credit_rating.csv").decode("utf-8")
+    text = version_files(store, "tax_credit_rating")["tax_credit_rating.csv"].decode("utf-8-sig")
     opened = pd.read_csv(io.StringIO(text), dtype=str)
     assert rows == 10
     named = dict(zip(enterprises["uscc"], enterprises["enterprise_name"], strict=True))

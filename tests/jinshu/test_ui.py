@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from jinshu.dev.generate import generate_extract
 from jinshu.govern.scorecard import offline
+from jinshu.open import publisher, site
 from jinshu.protect.leakguard import LeakFound
 from jinshu.store.engine import engine_for
+from jinshu.store.objects import open_store
 from jinshu.store.schema import ensure_schema
 from jinshu.store.tables import repeat_findings
 from jinshu.ui import registry
@@ -78,16 +79,22 @@ def test_the_repeat_page_and_the_cockpit_show_what_detection_found(settings, con
     assert cockpit.query(view)["chart"]["conflicts"] is not None
 
 
-def test_a_pending_page_lights_up_when_its_table_appears(settings, contracts):
+def test_the_open_data_page_lists_each_datasets_current_and_kept_versions(settings, contracts):
     view = _view(settings, contracts)
-    assert opendata.query(view)["versions"] is None
-    versions = sa.Table(opendata.TABLE, sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
-                        sa.Column("dataset", sa.Text), sa.Column("published_at", sa.DateTime(timezone=True)))
-    versions.create(view.engine)
-    with view.engine.begin() as conn:
-        conn.execute(versions.insert().values(id=1, dataset="vaccination_sites", published_at=NOW))
-    shown = opendata.query(view)["versions"]
-    assert shown["count"] == 1 and "vaccination_sites" in shown["rows"][0]
+    before = {d["id"]: d for d in opendata.query(view)["opened"]}
+    assert before and all(d["current"] is None and d["kept"] == [] for d in before.values())
+    name, data = generate_extract(contracts["vaccination_sites"], 6, seed=3)
+    ingest_file(settings, contracts, contracts["vaccination_sites"], name, data)
+    store = open_store(settings.open_data_url)
+    engine = engine_for(settings.store_url)
+    for moment in (NOW, NOW + timedelta(hours=1)):
+        publisher.publish(engine, store, contracts["vaccination_sites"], moment)
+    shown = {d["id"]: d for d in opendata.query(view)["opened"]}["vaccination_sites"]
+    latest = site.pointer(store, "vaccination_sites")
+    assert shown["current"] == latest["version"] and len(shown["kept"]) == 2
+    assert shown["kept"][0]["url"].endswith(latest["path"])
+    livelihood = [d["livelihood"] for d in opendata.query(view)["opened"]]
+    assert livelihood == sorted(livelihood, reverse=True)  # livelihood datasets first
 
 
 def test_a_page_carrying_a_raw_identifier_is_not_rendered():

@@ -12,6 +12,7 @@ from jinshu.catalog.contract import (
            IdMatches,
            Limits,
            OpenSpec,
+           QuasiIdentifier,
            Retention,
            Sensitivity,
            Sharing,
@@ -21,6 +22,6 @@ from jinshu.catalog.errors import ContractError
 from jinshu.catalog.rules import load_catalog, load_contract
 
 __all__ = ["Aggregate", "Basis", "Check", "ConceptList", "ConsentBasis", "Contract", "ContractError",
-           "Department", "FieldSpec", "Holder", "IdMatches", "Limits", "OpenSpec", "Retention",
-           "Sensitivity", "Sharing", "UsccMatchesRegion", "load_catalog", "load_concepts",
-           "load_contract"]
+           "Department", "FieldSpec", "Holder", "IdMatches", "Limits", "OpenSpec", "QuasiIdentifier",
+           "Retention", "Sensitivity", "Sharing", "UsccMatchesRegion", "load_catalog",
+           "load_concepts", "load_contract"]

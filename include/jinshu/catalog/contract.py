@@ -37,6 +37,7 @@ class Basis(_Model):
 class FieldSpec(_Model):
     name: str = Field(pattern=IDENTIFIER)
     title: str
+    description: str = ""  # what the field holds, in Chinese: shown in open-data schemas and pages
     type: Literal["string", "integer", "decimal", "date"] = "string"
     format: str | None = None
     required: bool = False
@@ -87,13 +88,36 @@ class Aggregate(_Model):
     sum: tuple[str, ...] = ()
 
 
+class QuasiIdentifier(_Model):
+    """A field that could single a person out in combination with others (GB/T 37964): it is
+    published generalized, at the first of its ``levels`` (see :mod:`jinshu.vocab.generalize`)
+    and climbing them only as far as k-anonymity needs. No levels: published as stored."""
+
+    field: str
+    levels: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: object) -> object:
+        return {"field": value} if isinstance(value, str) else value
+
+
 class OpenSpec(_Model):
     class_: Literal["open", "conditional", "not_open"] = Field(alias="class")
     livelihood: bool = False
     already_disclosed: bool = False
-    quasi_identifiers: tuple[str, ...] = ()
+    quasi_identifiers: tuple[QuasiIdentifier, ...] = ()
     k: int = Field(default=5, ge=2)
+    # The share of records that may be suppressed before quasi-identifiers are generalized further.
+    max_suppression: float = Field(default=0.05, ge=0, le=1)
     aggregate: Aggregate | None = None
+    licence: str | None = None  # an SPDX id from jinshu.vocab.licences; required to open
+    theme: str | None = None  # an EU data-theme code from jinshu.vocab.themes; required to open
+    keywords: tuple[str, ...] = ()  # in Chinese, for the catalog and its search
+
+    @property
+    def qi_names(self) -> list[str]:
+        return [q.field for q in self.quasi_identifiers]
 
 
 class Limits(_Model):
@@ -199,7 +223,7 @@ class Contract(_Model):
             raise ValueError(f"field names repeat: {sorted(n for n in names if names.count(n) > 1)}")
         aggregate = self.open.aggregate
         grouped = (*aggregate.by, *aggregate.sum) if aggregate else ()
-        for ref in (*self.natural_key, *self.open.quasi_identifiers, *grouped, self.subject_key):
+        for ref in (*self.natural_key, *self.open.qi_names, *grouped, self.subject_key):
             if ref is not None and ref not in names:
                 raise ValueError(f"'{ref}' is referenced but is not a field")
         for check in self.checks:

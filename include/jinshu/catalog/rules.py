@@ -4,7 +4,10 @@
   sensitive personal data collected on consent needs separate consent;
 * a state-secret field never enters the platform;
 * ``not_shared`` needs an explicit legal basis; conditional sharing states its condition;
-* a cross-field check names fields of the kind it reads (an ID number, a date, ...).
+* a cross-field check names fields of the kind it reads (an ID number, a date, ...);
+* an open dataset names its licence and theme, describes every field it publishes, and
+  generalizes only personal or public quasi-identifiers, along their kind's levels
+  (docs/regulation.md#open-data).
 
 A contract that breaks one fails with :class:`ContractError`, naming the
 file, the field and the rule.
@@ -22,7 +25,10 @@ from jinshu.catalog import concepts
 from jinshu.catalog.contract import Contract, FieldSpec
 from jinshu.catalog.errors import ContractError
 from jinshu.vocab import formats
+from jinshu.vocab.generalize import kind_of, levels_for
+from jinshu.vocab.licences import LICENCES
 from jinshu.vocab.mask import MASKS
+from jinshu.vocab.themes import THEMES
 
 
 def _check_rules(contract: Contract, file: str) -> None:
@@ -105,6 +111,58 @@ def _check_checks(contract: Contract, file: str) -> None:
                 )
 
 
+def _check_quasi_identifiers(contract: Contract, file: str) -> None:
+    spec = contract.open
+    if spec.quasi_identifiers and spec.already_disclosed:
+        raise ContractError(
+            file, spec.quasi_identifiers[0].field, "an already-disclosed dataset opens "
+            "unconditionally: it declares no quasi-identifiers (its personal fields are removed)",
+            "remove open.quasi_identifiers, or open.already_disclosed if it was never disclosed")
+    for qi in spec.quasi_identifiers:
+        f = contract.by_name[qi.field]
+        if f.sensitivity not in ("public", "personal"):
+            raise ContractError(
+                file, f.name, f"a {f.sensitivity} field never opens, not even generalized",
+                "remove it from open.quasi_identifiers")
+        kind = kind_of(f.type, f.format, f.mask)
+        unknown = [level for level in qi.levels if level not in levels_for(kind)]
+        if unknown:
+            raise ContractError(
+                file, f.name, f"generalization level(s) {unknown} do not fit a {kind} field",
+                f"use levels among {list(levels_for(kind))}, least general first")
+        if f.sensitivity == "personal" and (not qi.levels or qi.levels[0] == "exact") \
+                and not f.values:
+            raise ContractError(
+                file, f.name, "a personal quasi-identifier is published generalized, never as "
+                "stored", f"give it levels, e.g. {list(levels_for(kind)[1:2])}")
+
+
+def _check_open(contract: Contract, file: str) -> None:
+    """An open dataset: its licence and theme, a description per published field, its
+    quasi-identifiers (docs/regulation.md#open-data)."""
+    spec = contract.open
+    _check_quasi_identifiers(contract, file)
+    if not contract.is_open:
+        return
+    if spec.licence not in LICENCES:
+        raise ContractError(file, None, f"an open dataset needs a known licence, not {spec.licence!r}",
+                            f"set open.licence to one of {sorted(LICENCES)}")
+    if spec.theme not in THEMES:
+        raise ContractError(file, None, f"an open dataset needs a data theme, not {spec.theme!r}",
+                            f"set open.theme to one of {sorted(THEMES)}")
+    aggregate = spec.aggregate
+    for name in aggregate.sum if aggregate else ():
+        if contract.by_name[name].type not in ("integer", "decimal"):
+            raise ContractError(file, name, "open.aggregate sums a field that is not a number",
+                                "sum integer or decimal fields only")
+    opened = {*spec.qi_names, *(aggregate.by if aggregate else ())}
+    for f in contract.fields:
+        published = f.name in opened if aggregate else f.sensitivity == "public" or f.name in opened
+        if published and not f.description.strip():
+            raise ContractError(file, f.name, "a field published as open data needs a description",
+                                "add description: what the field holds, in Chinese")
+
+
 def load_contract(path: Path) -> Contract:
     """Read and validate one contract file."""
     file = str(path)
@@ -129,6 +187,7 @@ def load_contract(path: Path) -> Contract:
     _check_rules(contract, file)
     _check_checks(contract, file)
     concepts.check_fields(contract, file)
+    _check_open(contract, file)
     return contract
 
 

@@ -14,6 +14,7 @@ from jinshu.cli import (  # noqa: F401 (commands)
     incident,
     keys,
     principals,
+    provenance,
     reports,
     serve,
 )

@@ -270,7 +270,11 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     print("\noutputs:")
     print(f"  central store   {settings.store_url}")
     print(f"  exchange tables {', '.join(f'ex_{d} ({n} rows)' for d, n in exchange)}")
-    print(f"  open data       {settings.open_data_url} (catalog.json, <dataset>/datapackage.json)")
+    print(f"  open data       {settings.open_data_url} (catalog.jsonld + .ttl, DCAT-AP; "
+          "<dataset>/<version>/ CSV, JSON, Parquet, datapackage.json, provenance.json)")
+    print(f"  open-data page  {Path(settings.open_data_url) / 'index.html'} (offline; or run "
+          f"python -m http.server 8000 -d {settings.open_data_url} and open "
+          f"{settings.open_data_public_url}/index.html)")
     print(f"  quality         {settings.quality_dir / 'scorecard.html'} (department scorecard),"
           f" {settings.quality_dir / 'data-docs'} (GX Data Docs)")
     print(f"  task logs       {settings.home / 'demo-logs'}")

@@ -3,10 +3,11 @@
 Opening an incident (an ``incidents`` row, audited with who and why) suspends
 the dataset at once: the exchange refuses to publish it and to serve it
 (the exchange API answers 423 naming the
-incident), open data refuses to publish it, and the current open-data copy
-is withdrawn to the newest earlier version no incident found unsafe, or
-deleted when there is none; the blamed version's files are deleted too. An
-incident opened by hand blames the live version; one the leak guard opens
+incident), open data refuses to publish it, and the dataset's ``latest``
+pointer moves back to the newest kept version no incident found unsafe (or is
+removed when there is none); the blamed version's files are deleted, and the
+dataset's page and the catalog are rewritten without it (:mod:`jinshu.open.site`).
+An incident opened by hand blames the live version; one the leak guard opens
 blames nothing, since the blocked files never went out, so the live version
 stays.
 
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from jinshu.govern import audit
+from jinshu.open import package, site
 from jinshu.protect import leakguard
 from jinshu.store import dialect
 from jinshu.store.objects import ObjectStore
@@ -99,12 +101,17 @@ def _record(conn: Connection, dataset_id: str, reason: str, actor: str, now: dat
 
 
 def _versions(conn: Connection, store: ObjectStore, dataset_id: str) -> list[sa.Row]:
-    """Versioned open-data publications of the dataset in this store, newest first."""
+    """Open-data publications of the dataset in this store, newest first."""
     p = publications.c
     rows = conn.execute(sa.select(publications)
                         .where(p.channel == "open_data", p.dataset_id == dataset_id)
                         .order_by(p.published_at.desc(), p.id.desc())).all()
-    return [r for r in rows if r.location.startswith(f"{store.url}/{dataset_id}/versions/")]
+    return [r for r in rows if r.location.startswith(f"{store.url}/{dataset_id}/")]
+
+
+def _version_of(row: sa.Row) -> str:
+    """The version name a publication's location ends with (``.../<dataset>/<version>/``)."""
+    return row.location.rstrip("/").rsplit("/", 1)[1]
 
 
 def _unsafe(conn: Connection, dataset_id: str) -> set[int]:
@@ -113,39 +120,36 @@ def _unsafe(conn: Connection, dataset_id: str) -> set[int]:
 
 
 def live_version(conn: Connection, store: ObjectStore, dataset_id: str) -> sa.Row | None:
-    """The newest open-data publication no incident has blamed (what is live)."""
-    unsafe = _unsafe(conn, dataset_id)
-    return next((v for v in _versions(conn, store, dataset_id) if v.id not in unsafe), None)
+    """The publication the dataset's ``latest`` pointer names (what is live)."""
+    latest = site.pointer(store, dataset_id)
+    if latest is None:
+        return None
+    return next((v for v in _versions(conn, store, dataset_id) if _version_of(v) == latest["version"]),
+                None)
 
 
-def _files(store: ObjectStore, version: sa.Row) -> dict[str, str]:
-    """File name -> key of one version's files (empty when they are gone)."""
-    prefix = version.location.removeprefix(f"{store.url}/")
-    return {o.key.rsplit("/", 1)[1]: o.key for o in store.list(prefix)}
+def withdraw_open_data(conn: Connection, store: ObjectStore, dataset_id: str,
+                       now: datetime | None = None) -> str | None:
+    """Point ``latest`` at the newest kept version no incident blamed (or remove it), delete
+    the blamed versions' files, since the store is public, and rewrite the dataset's page
+    and the catalog. Returns the location of the version now live, None when none is."""
+    from datetime import UTC
 
-
-def withdraw_open_data(conn: Connection, store: ObjectStore, dataset_id: str) -> str | None:
-    """Make the current copy the newest safe version before the newest blamed one (or
-    delete it), then delete the blamed versions' files, since the store is public.
-
-    Returns the location of the version now live, None when the product is gone.
-    """
-    unsafe = _unsafe(conn, dataset_id)
     versions = _versions(conn, store, dataset_id)
-    blamed = [i for i, v in enumerate(versions) if v.id in unsafe]
-    older = versions[blamed[0] + 1 if blamed else 0:]
-    live, files = next(((v, f) for v in older if v.id not in unsafe and (f := _files(store, v))),
-                       (None, {}))
-    for name, key in files.items():
-        store.write(f"{dataset_id}/{name}", store.read(key))
-    current = {o.key for o in store.list(f"{dataset_id}/") if o.key.count("/") == 1}
-    for key in current - {f"{dataset_id}/{name}" for name in files}:
+    unsafe_ids = _unsafe(conn, dataset_id)
+    unsafe = {_version_of(v) for v in versions if v.id in unsafe_ids}
+    latest = site.pointer(store, dataset_id)
+    present = site.version_folders(store, dataset_id)
+    kept = [v for v in (latest["versions"] if latest else []) if v not in unsafe and v in present]
+    key = f"{dataset_id}/{package.LATEST}"
+    if kept:
+        store.write(key, package.dumps({**latest, "version": kept[0], "versions": kept,
+                                        "path": package.version_prefix(dataset_id, kept[0])}))
+    else:
         store.delete(key)
-    for version in versions:
-        if version.id in unsafe:
-            for key in _files(store, version).values():
-                store.delete(key)
-    return live.location if live else None
+    site.delete_versions(store, dataset_id, kept)
+    site.refresh(store, dataset_id, now or datetime.now(UTC))
+    return f"{store.url}/{package.version_prefix(dataset_id, kept[0])}" if kept else None
 
 
 def open_incident(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str,
@@ -167,7 +171,7 @@ def _open(engine: Engine, open_data: ObjectStore, dataset_id: str, reason: str, 
     with engine.begin() as conn:
         if not _versions(conn, open_data, dataset_id) and not open_data.list(f"{dataset_id}/"):
             return Opened(incident_id, None)  # never published: nothing to withdraw
-        live = withdraw_open_data(conn, open_data, dataset_id)
+        live = withdraw_open_data(conn, open_data, dataset_id, now)
         audit.append(conn, "open_data_withdrawn", dataset_id,
                      {"incident": incident_id, "live_version": live}, actor=actor, now=now)
     return Opened(incident_id, live)

@@ -1,143 +1,182 @@
-"""Open data: de-identified, standardized, machine-readable, free of charge.
+"""Open data: anonymized, standardized, machine-readable, free of charge, versioned.
 
-For each dataset whose open class is ``open``, the open-data location gets
-``<id>/<id>.csv``, ``.json`` and ``.parquet`` (one row per published record,
-its current version: earlier versions are never opened)
-and a Frictionless ``datapackage.json`` naming the source department and
-the acquisition date; ``catalog.json`` at the top lists every product with
-DCAT terms.
+For each dataset whose open class is ``open``, one publication writes a new version
+under ``<dataset>/<version>/`` (CSV, JSON and Parquet of the product
+(:mod:`jinshu.open.product`) over current versions only, a field taken from its authority
+read there (:mod:`jinshu.repeat.authority`), ``datapackage.json`` and the provenance stamp
+``provenance.json``), records it (``publications``, the audit log), and only then, as
+the last write of the transaction, moves the pointer ``<dataset>/latest.json`` to it.
+A failure on the way (the store, the database, the leak guard) leaves the pointer on
+the previous complete version; the half-written folder is removed by the next run.
+Versions beyond the newest ``JINSHU_OPEN_DATA_VERSIONS`` are deleted, since the
+location is public. The dataset's page follows; the catalog (DCAT-AP, the catalog page)
+is rewritten by :func:`write_catalog` once per run, livelihood datasets first.
 
-De-identification: sensitive personal, internal and trade-secret fields are
-removed; personal fields are removed too, unless the dataset was already
-disclosed by law (then they are masked); rows whose quasi-identifier
-combination is shared by fewer than ``k`` records are suppressed. A dataset
-whose contract asks for ``open.aggregate`` opens as counts and sums per
-group instead of records; groups of fewer than ``k`` are suppressed. Before
-anything is written, the leak guard scans the files: a raw identifier blocks
-the publication, the previous version stays live and an incident is opened
-(:mod:`jinshu.govern.incident`). Each publication is also kept as a version,
-``<id>/versions/<stamp>/``, which ``publications.location`` points at: an
-incident withdraws the current copy to the newest safe one. Only the newest
-versions are kept (``JINSHU_OPEN_DATA_VERSIONS``): the store is public, and a
-record corrected or removed at the source should not stay published forever.
+Before anything is written the leak guard scans the text files: a raw identifier blocks
+the publication, the previous version stays current, and an incident is opened
+(:mod:`jinshu.govern.incident`).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from jinshu.catalog import Contract
 from jinshu.govern import audit, incident
-from jinshu.open.product import ACCRUAL, LICENSE, anonymize, datapackage, published_fields, render
-from jinshu.open.provenance import describe
-from jinshu.protect import leakguard
+from jinshu.open import package, product, provenance, site
+from jinshu.protect import leakguard, policy
 from jinshu.repeat import authority
-from jinshu.settings import DEFAULT_OPEN_DATA_VERSIONS
-from jinshu.store import versions
+from jinshu.settings import DEFAULT_OPEN_DATA_VERSIONS, DEFAULT_PUBLIC_URL
+from jinshu.store import dialect
 from jinshu.store.objects import ObjectStore
-from jinshu.store.tables import dataset_table, publications
+from jinshu.store.tables import publications
 
 
-def version_key(contract: Contract, now: datetime) -> str:
-    """``<id>/versions/<UTC stamp>/``: where one publication's files are kept."""
-    return f"{contract.id}/versions/{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}/"
+@dataclass(frozen=True)
+class Published:
+    rows: int
+    version: str | None  # None: the dataset has no record yet, nothing was published
+    suppressed: int
 
 
-def stale_versions(store: ObjectStore, dataset_id: str, keep: int) -> list[str]:
-    """Keys of the files of every version of the dataset but the newest ``keep``."""
-    prefix = f"{dataset_id}/versions/"
-    files: dict[str, list[str]] = {}
-    for obj in store.list(prefix):
-        files.setdefault(obj.key.removeprefix(prefix).split("/", 1)[0], []).append(obj.key)
-    return [key for stamp in sorted(files, reverse=True)[keep:] for key in files[stamp]]
+def needed_columns(contract: Contract) -> list[str]:
+    """Stored columns the product reads: published fields (or those an aggregate groups and
+    sums), the acquisition time, and the keys cell-key noise is drawn from."""
+    if contract.open.aggregate:
+        spec = contract.open.aggregate
+        names = [f.name for f in contract.fields if f.name in (*spec.by, *spec.sum)]
+        return [*names, "_acquired_at", "_subject_key", "_record_hash"]
+    names = [f.name for f in contract.fields
+             if policy.on_exit(f, contract, policy.OPEN_DATA) != "drop"]
+    return [*names, "_acquired_at"]
+
+
+def select_needed(contract: Contract, catalog: dict[str, Contract] | None) -> sa.Select:
+    """The columns the product needs, of current versions, taken fields read at their authority."""
+    read = authority.resolved(contract, catalog)
+    return read.select(needed_columns(contract)).order_by(read.columns["_record_hash"])
+
+
+def distinct_text(rows) -> bytes:
+    """The column names and every distinct value of the rows, one per line: what the three data
+    files hold, each value once (a county name repeated a million times is scanned once; the
+    guard reads cells one by one, never across a CSV comma)."""
+    lines = [",".join(rows.columns)]
+    for name in rows.columns:
+        lines += [str(v) for v in rows[name].dropna().unique()]
+    return "\n".join(lines).encode("utf-8")
+
+
+def guard(contract: Contract, made: product.Product, files: dict[str, bytes], where: str) -> None:
+    """The leak guard over a version before any of it is written (fail closed)."""
+    leakguard.guard(where + package.data_file(contract.id, "csv"), distinct_text(made.rows))
+    for name in (package.PACKAGE, package.STAMP):
+        leakguard.guard(where + name, files[name])
+
+
+def read_product(engine: Engine, contract: Contract,
+                 catalog: dict[str, Contract] | None = None) -> product.Product:
+    query = select_needed(contract, catalog)
+    with engine.connect() as conn:
+        incident.ensure_available(conn, contract.id)
+        frame = dialect.read_text_frame(conn, query)
+    return product.build(product.typed(frame, contract), contract)
+
+
+def _unique_version(store: ObjectStore, contract: Contract, now: datetime, taken: list[str]) -> str:
+    version = package.version_name(now)
+    existing = set(taken) | set(site.version_folders(store, contract.id))
+    suffix = 1
+    while version in existing:  # two publications in one second
+        suffix += 1
+        version = f"{package.version_name(now)}-{suffix}"
+    return version
+
+
+def render(contract: Contract, made: product.Product, version: str, now: datetime,
+           public_url: str) -> dict[str, bytes]:
+    """Every file of the version: the data, then the package and the stamp."""
+    bare = provenance.make_stamp(contract, version, made.acquired_from, made.acquired_at, now)
+    table = product.arrow_table(made.rows, made.fields)
+    names = {fmt: package.data_file(contract.id, fmt) for fmt in package.FORMATS}
+    embedded = {"jinshu.provenance": json.dumps(bare, ensure_ascii=False)}
+    with ThreadPoolExecutor(2) as pool:  # Arrow leaves the GIL: CSV and Parquet beside the JSON
+        csv, parquet = pool.submit(product.to_csv, table), pool.submit(
+            product.to_parquet, table, made.fields, embedded)
+        files = {names["json"]: product.to_json(table)}
+        files[names["csv"]], files[names["parquet"]] = csv.result(), parquet.result()
+    stamp = {**bare, "files": {n: provenance.file_entry(n, data, len(made.rows))
+                               for n, data in files.items()}}
+    files[package.PACKAGE] = package.dumps(package.datapackage(contract, made, stamp, public_url))
+    files[package.STAMP] = package.dumps(stamp)
+    return files
 
 
 def publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
-            keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS,
-            heads: ObjectStore | None = None, catalog: dict[str, Contract] | None = None) -> int:
-    """Write the dataset's open-data product (a new version and the current copy), then
-    remove versions beyond the newest ``keep_versions``; returns rows published.
+            keep_versions: int = DEFAULT_OPEN_DATA_VERSIONS, heads: ObjectStore | None = None,
+            public_url: str = DEFAULT_PUBLIC_URL,
+            catalog: dict[str, Contract] | None = None) -> int:
+    """Publish a new version of the dataset (see the module); returns the rows published.
     Refused while the dataset is suspended; an incident opened meanwhile waits for it
     (:func:`jinshu.govern.incident.dataset_lock`). Then the audit chain's head goes to
     ``heads`` (:func:`jinshu.govern.audit.publish_head`). A field the dataset takes from its
     concept's authority is read there (``catalog`` names the authorities)."""
     with incident.dataset_lock(engine, contract.id):
-        rows = _publish(engine, store, contract, now, keep_versions, catalog)
+        done = _publish(engine, store, contract, now, keep_versions, public_url, catalog)
     if heads is not None:
         audit.publish_head(engine, heads, now)
-    return rows
+    return done.rows
 
 
 def _publish(engine: Engine, store: ObjectStore, contract: Contract, now: datetime,
-             keep_versions: int, catalog: dict[str, Contract] | None) -> int:
-    source = dataset_table(contract)
-    read = authority.resolved(contract, catalog)
-    needed = published_fields(contract)
-    if contract.open.aggregate:
-        names = {*contract.open.aggregate.by, *contract.open.aggregate.sum}
-        needed = [f for f in contract.fields if f.name in names]
-    with engine.connect() as conn:
-        incident.ensure_available(conn, contract.id)
-        frame = pd.read_sql(read.select([*(f.name for f in needed), "_acquired_at"])
-                            .order_by(source.c._record_hash), conn)
-        newest = conn.execute(sa.select(sa.func.max(source.c._acquired_at))
-                              .where(versions.current(source))).scalar()
-    for f in needed:
-        if f.type == "date":
-            frame[f.name] = pd.to_datetime(frame[f.name]).dt.strftime("%Y-%m-%d")
-        elif f.type == "string":
-            frame[f.name] = frame[f.name].astype("str")
-    open_rows, suppressed = anonymize(frame, contract)
-    package = datapackage(contract, len(open_rows), suppressed, describe(contract, newest, now))
-    files = render(open_rows, contract, package)
+             keep_versions: int, public_url: str,
+             catalog: dict[str, Contract] | None) -> Published:
+    made = read_product(engine, contract, catalog)
+    if made.acquired_at is None:  # nothing stored yet: nothing to open
+        return Published(0, None, 0)
+    latest = site.pointer(store, contract.id)
+    kept = latest["versions"] if latest else []
+    version = _unique_version(store, contract, now, kept)
+    files = render(contract, made, version, now, public_url)
     try:
-        for name, data in files.items():  # fail closed: scan everything before writing anything
-            if not name.endswith(".parquet"):  # same values as the CSV, in binary
-                leakguard.guard(f"{store.url}/{contract.id}/{name}", data)
+        guard(contract, made, files, f"{store.url}/{package.version_prefix(contract.id, version)}")
     except leakguard.LeakFound as leak:
         incident.leak_blocked(engine, contract.id, "open_data", leak, now)
         raise
-    version = version_key(contract, now)
+    prefix = package.version_prefix(contract.id, version)
     for name, data in files.items():
-        store.write(version + name, data)
-    for name, data in files.items():
-        store.write(f"{contract.id}/{name}", data)
-    stale = stale_versions(store, contract.id, keep_versions)
+        store.write(prefix + name, data)
+    versions = [version, *kept][:keep_versions]
+    suppressed = made.disclosure.suppressed_records
     with engine.begin() as conn:
         audit.append(conn, "publish_open_data", contract.id,
-                     {"rows": len(open_rows), "suppressed_rows": suppressed, "version": version,
-                      "files_of_old_versions_removed": len(stale)}, now=now)
+                     {"rows": len(made.rows), "suppressed_rows": suppressed, "version": version,
+                      "k_anonymity": made.disclosure.k_achieved,
+                      "versions_removed": len(kept) + 1 - len(versions)}, now=now)
         conn.execute(publications.insert().values(
-            channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=newest,
-            rows=len(open_rows), suppressed_rows=suppressed, location=f"{store.url}/{version}"))
-    for key in stale:  # after the commit: if this fails, the next publish removes them
-        store.delete(key)
-    return len(open_rows)
+            channel="open_data", dataset_id=contract.id, published_at=now, acquired_at=made.acquired_at,
+            rows=len(made.rows), suppressed_rows=suppressed, location=f"{store.url}/{prefix}"))
+        # the last write, inside the transaction: if it fails nothing is recorded either
+        store.write(f"{contract.id}/{package.LATEST}",
+                    package.dumps(package.pointer(contract, version, versions, now, public_url)))
+    site.delete_versions(store, contract.id, versions)  # stale, and any left half-written
+    site.write_dataset_page(store, contract.id, now)
+    return Published(len(made.rows), version, suppressed)
 
 
-def write_catalog(store: ObjectStore, contracts: list[Contract], now: datetime) -> None:
-    """``catalog.json``: the open-data catalog in DCAT terms."""
-    datasets = [{
-        "@type": "dcat:Dataset",
-        "dct:identifier": c.id,
-        "dct:title": c.title,
-        "dct:description": c.description,
-        "dct:publisher": c.department.name,
-        "dcat:theme": "民生" if c.open.livelihood else "政务",
-        "dct:accrualPeriodicity": ACCRUAL[c.update_cycle],
-        "dct:modified": now.isoformat(),
-        "dct:license": LICENSE["path"],
-        "dcat:distribution": [
-            {"dcat:downloadURL": f"{c.id}/{c.id}.{ext}", "dcat:mediaType": media}
-            for ext, media in (("csv", "text/csv"), ("json", "application/json"),
-                               ("parquet", "application/vnd.apache.parquet"))
-        ],
-    } for c in contracts]
-    catalog = {"@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
-               "@type": "dcat:Catalog", "dct:title": "山西省公共数据开放目录", "dcat:dataset": datasets}
-    store.write("catalog.json", json.dumps(catalog, ensure_ascii=False, indent=2).encode("utf-8"))
+def write_catalog(store: ObjectStore, contracts: list[Contract], now: datetime,
+                  public_url: str = DEFAULT_PUBLIC_URL) -> list[str]:
+    """The DCAT-AP catalog (``catalog.jsonld``, ``catalog.ttl``) and the catalog page of the
+    open datasets that have a current version, livelihood first; returns their ids."""
+    return site.write_catalog(store, [c.id for c in contracts if c.is_open], public_url, now)
+
+
+def publication_order(contracts: list[Contract]) -> list[Contract]:
+    """Livelihood datasets first (民生优先), then the others, each group by id."""
+    return sorted((c for c in contracts if c.is_open), key=lambda c: (not c.open.livelihood, c.id))

@@ -26,16 +26,20 @@ With the catalog's contracts:
 >>> key_columns(household), key_columns(catalog["social_insurance_enrollment"]), key_columns(enterprise)
 (['_subject_key'], ['_subject_key', 'insurance_type'], ['uscc'])
 
-A personal field is masked for the exchange and reports and dropped from open
-data, unless the dataset was already disclosed by law; public fields are kept:
+A personal field is masked for the exchange and reports and removed from open
+data, even where the law already disclosed the dataset; a quasi-identifier the
+contract opens is generalized (:mod:`jinshu.open.anonymize`); public fields are kept:
 
 >>> name = household.by_name["name"]
 >>> [on_exit(name, household, channel) for channel in (EXCHANGE, REPORT, OPEN_DATA)]
 ['mask', 'mask', 'drop']
 >>> on_exit(enterprise.by_name["legal_representative"], enterprise, OPEN_DATA)
-'mask'
+'drop'
 >>> on_exit(household.by_name["county_code"], household, OPEN_DATA)
 'keep'
+>>> allowance = catalog["minimum_living_allowance"]
+>>> on_exit(allowance.by_name["county_code"], allowance, OPEN_DATA)
+'generalize'
 >>> import pandas as pd
 >>> ids = pd.Series(["14010520010815068X", None])
 >>> masked_for_exit(ids, household.by_name["id_number"], household, EXCHANGE).tolist()
@@ -56,7 +60,7 @@ ENCRYPTED = "sensitive_personal"
 MASKED_ON_EXIT = frozenset({"personal", "sensitive_personal", "trade_secret"})
 # Where data leaves the central store.
 EXCHANGE, OPEN_DATA, REPORT = "exchange", "open_data", "report"
-Exit = Literal["keep", "mask", "drop"]
+Exit = Literal["keep", "mask", "drop", "generalize"]
 
 
 def encrypted_fields(contract: Contract) -> list[FieldSpec]:
@@ -89,11 +93,12 @@ def key_columns(contract: Contract) -> list[str]:
 
 
 def on_exit(spec: FieldSpec, contract: Contract, channel: str) -> Exit:
-    """How ``spec`` leaves the store through ``channel``: kept, masked or dropped.
+    """How ``spec`` leaves the store through ``channel``: kept, masked, dropped or generalized.
 
-    Open data keeps public fields, masks personal ones only where the law already
-    disclosed the dataset, and drops the rest. The exchange and reports mask
-    personal, sensitive and trade-secret fields and keep the rest.
+    Open data (GB/T 35273 anonymization, not masking) generalizes the quasi-identifiers
+    its contract names, keeps the other public fields and removes everything else, also
+    from an already-disclosed dataset. The exchange and reports mask personal, sensitive
+    and trade-secret fields and keep the rest.
 
     >>> from jinshu.catalog import FieldSpec
     >>> name = FieldSpec(name="name", title="姓名", sensitivity="personal")
@@ -101,10 +106,9 @@ def on_exit(spec: FieldSpec, contract: Contract, channel: str) -> Exit:
     'mask'
     """
     if channel == OPEN_DATA:
-        if spec.sensitivity == "public":
-            return "keep"
-        disclosed = spec.sensitivity == "personal" and contract.open.already_disclosed
-        return "mask" if disclosed else "drop"
+        if spec.name in contract.open.qi_names and spec.sensitivity in ("public", "personal"):
+            return "generalize"
+        return "keep" if spec.sensitivity == "public" else "drop"
     return "mask" if spec.sensitivity in MASKED_ON_EXIT else "keep"
 
 

@@ -218,3 +218,30 @@ def _insert_many(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None
     text = frame.astype("str").astype(object)
     rows = text.where(frame.notna(), None).itertuples(index=False, name=None)
     conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
+
+
+def read_text_frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
+    """Every column of ``query`` as text (pandas ``str``, missing values NaN), for a
+    whole-table read: ``COPY (...) TO STDOUT`` parsed by pyarrow on PostgreSQL (how the
+    open-data publisher reads a million rows), a plain read elsewhere."""
+    if not is_postgres(conn):
+        return pd.read_sql(query, conn).astype("str")
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    buffer = io.BytesIO()
+    with conn.connection.driver_connection.cursor().copy(
+            f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    names = [c.name for c in query.selected_columns]
+    if not buffer.getbuffer().nbytes:
+        return pd.DataFrame({n: pd.Series(dtype="str") for n in names})
+    buffer.seek(0)
+    table = pacsv.read_csv(buffer, convert_options=pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
+        quoted_strings_can_be_null=False))
+    return table.to_pandas().astype("str")
