@@ -35,7 +35,7 @@ test: $(BIN)/activate
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(BIN)/activate
-	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/ingest_bench.py $(if $(ROWS),--rows $(ROWS))
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

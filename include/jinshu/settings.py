@@ -22,6 +22,7 @@ SUITES_DIR = REPO_DIR / "expectations"
 REPORTS_SQL_DIR = REPO_DIR / "sql" / "reports"
 DAGS_DIR = REPO_DIR / "dags"
 DEFAULT_OPEN_DATA_VERSIONS = 10
+DEFAULT_CHUNK_ROWS = 250_000  # records per chunk of a dropped file (JINSHU_CHUNK_ROWS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settings:
     open_data_versions: int = DEFAULT_OPEN_DATA_VERSIONS  # kept per dataset (incident fallback)
     holidays: frozenset[date] = frozenset()  # skipped by the exchange's working-day deadlines
     stage_files_url: str | None = None  # JINSHU_STAGE_URL; default: work_dir
+    chunk_rows: int = DEFAULT_CHUNK_ROWS  # a file is ingested in chunks of this many records
 
     @property
     def work_dir(self) -> Path:
@@ -100,6 +102,7 @@ class Settings:
                                          DEFAULT_OPEN_DATA_VERSIONS),
             holidays=_dates(env, "JINSHU_HOLIDAYS"),
             stage_files_url=env.get("JINSHU_STAGE_URL") or None,
+            chunk_rows=_positive(env, "JINSHU_CHUNK_ROWS", DEFAULT_CHUNK_ROWS),
         )
 
 

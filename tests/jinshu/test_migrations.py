@@ -253,12 +253,16 @@ def test_a_store_made_before_migrations_is_stamped_and_keeps_its_rows(settings, 
             conn.exec_driver_sql(f"DROP TABLE {later}")
         conn.exec_driver_sql("DROP INDEX ix_batches_file_ref")
         conn.exec_driver_sql("ALTER TABLE batches DROP COLUMN file_ref")
+        for later in ("through_seq", "shape"):  # revision 0010
+            conn.exec_driver_sql(f"ALTER TABLE publications DROP COLUMN {later}")
         batches_before = conn.exec_driver_sql("SELECT count(*) FROM batches").scalar()
     ensure_schema(engine, contracts)
     with engine.connect() as conn:
         assert governance_revision(conn) == head_revision()
         assert conn.exec_driver_sql("SELECT count(*) FROM batches").scalar() == batches_before == 1
         assert sa.inspect(conn).has_table("retired_fields")
+        assert {"through_seq", "shape"} <= {c["name"] for c in
+                                           sa.inspect(conn).get_columns("publications")}
     assert len(stored(settings, contracts)) == 15
 
 

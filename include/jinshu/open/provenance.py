@@ -18,11 +18,14 @@ ACQUIRED_ON = "acquired_on"
 
 
 def stamp(frame: pd.DataFrame, contract: Contract, acquired_at: pd.Series) -> pd.DataFrame:
-    """Add source department, dataset and acquisition date (from each row's batch)."""
+    """Add source department, dataset and acquisition date (from each row's batch: a few
+    distinct moments, each turned into a date once)."""
+    codes, moments = pd.factorize(acquired_at)
+    days = pd.to_datetime(pd.Series(moments), utc=True, format="ISO8601").dt.strftime("%Y-%m-%d").to_numpy()
     return frame.assign(**{
         SOURCE_DEPARTMENT: contract.department.name,
         SOURCE_DATASET: contract.id,
-        ACQUIRED_ON: pd.to_datetime(acquired_at, utc=True).dt.strftime("%Y-%m-%d").to_numpy(),
+        ACQUIRED_ON: days[codes] if len(days) else pd.Series([], dtype=object).to_numpy(),
     })
 
 

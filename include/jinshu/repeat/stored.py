@@ -9,7 +9,7 @@ only through :mod:`jinshu.store.dialect`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import pandas as pd
@@ -89,18 +89,35 @@ def _initial_load(conn: Connection, contract: Contract, batch_id: str,
     conn.exec_driver_sql(f"ALTER TABLE {quote(target.name)} ADD CONSTRAINT {constraint} UNIQUE ({key})")
 
 
-def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
+class _Streamed:
+    """The records in chunks, columns named as stored, counted as they are read: one frame,
+    or the frames of a file's key partitions in turn (never all in memory at once)."""
+
+    def __init__(self, records: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
+        self._frames = [records] if isinstance(records, pd.DataFrame) else records
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for frame in self._frames:
+            for chunk in chunks(frame.rename(columns={ROW: "_source_row"})):
+                self.rows += len(chunk)
+                yield chunk
+
+
+def store_records(conn: Connection, contract: Contract, batch_id: str,
+                  records: pd.DataFrame | Iterable[pd.DataFrame],
                   acquired_at: datetime) -> tuple[int, int]:
-    """(stored, duplicates of earlier batches) for the batch's distinct, protected records."""
+    """(stored, duplicates of earlier batches) for the batch's distinct, protected records
+    (one frame, or frames streamed one after another)."""
     target = dataset_table(contract)
-    records = records.rename(columns={ROW: "_source_row"})
+    records = _Streamed(records)
     if dialect.can_copy_into_empty(conn, target):
-        _initial_load(conn, contract, batch_id, chunks(records), acquired_at)
-        return len(records), 0
+        _initial_load(conn, contract, batch_id, records, acquired_at)
+        return records.rows, 0
     stage = _staging_table(contract)
     stage.create(conn)
     try:
-        bulk_load(conn, stage, chunks(records))
+        bulk_load(conn, stage, records)
         known = _record_known_twins(conn, contract, stage, batch_id)
         stored = _upsert(conn, contract, stage, batch_id, acquired_at)
     finally:
