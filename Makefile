@@ -47,7 +47,7 @@ test-distributed: $(BIN)/activate
 	python3 include/jinshu/dev/envfile.py .env
 
 bench: $(BIN)/activate
-	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/ingest_bench.py $(if $(ROWS),--rows $(ROWS))
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .

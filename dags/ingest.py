@@ -2,18 +2,24 @@
 ### Ingest a department's extracts into the central store
 
 One DAG per dataset contract in `include/catalog/`. Each run lists the
-department's landing area, records new files in the batch ledger, and takes
-every waiting batch through the stages of `jinshu.pipeline.STAGES` (one mapped
-group per file; the tasks are made from that registry):
+department's landing area and records new files in the batch ledger
+(`discover_extracts`), cuts each waiting file into chunks of
+`JINSHU_CHUNK_ROWS` records (`split_extracts`: a CSV file is read as a
+stream; a workbook or JSON file is one chunk), then takes every chunk through
+the stages of `jinshu.pipeline.STAGES` (one mapped group per chunk, so
+workers share a file; the tasks are made from that registry):
 
 `read_extract` → `conform_to_contract` (undeclared columns dropped and
 reported) → `apply_consent_gate` (consent-based values kept only where the
 subject consented; the record always goes on) → `check_row_rules` →
 `deduplicate_records` → `validate_quality` (the dataset's Great Expectations
-suite; a failed critical expectation quarantines the whole batch and turns
-this task red) beside `protect_records` (subject pseudonyms; sensitive fields
-encrypted, with their blind indexes) → `load_batch` (one transaction; updates
-the dataset's Asset, which schedules the publishers).
+suite on the chunk; a failed critical expectation quarantines the whole file
+and turns this task red) beside `protect_records` (subject pseudonyms;
+sensitive fields encrypted, with their blind indexes). A failed chunk is
+retried alone. Then `load_batch`, one per file once all its chunks are done:
+repeats and natural-key clashes across chunks settled, the whole file stored
+in one transaction (a reader never sees half of it), the dataset's Asset
+updated, which schedules the publishers.
 
 A file that cannot be read, or lacks a required column, is quarantined whole
 and its later stages are skipped. `report_batches` logs the ledger:
@@ -33,19 +39,12 @@ from jinshu import pipeline, tasks
 from jinshu.catalog import Contract
 
 
-def stage_task(contract: Contract, stage: pipeline.Stage):
-    """The Airflow task of one registry stage; ``load`` updates the dataset's Asset."""
-    if stage is pipeline.LOAD:
-        @task(task_id=stage.task_id, outlets=[tasks.central_asset(contract)],
-              max_active_tis_per_dagrun=1)
-        def load(batch_id: str) -> dict[str, int]:
-            return tasks.load_batch(contract.id, batch_id)
+def chunk_task(contract: Contract, stage: pipeline.Stage):
+    """The Airflow task of one registry stage that runs per chunk."""
 
-        return load
-
-    @task(task_id=stage.task_id)
-    def run(batch_id: str) -> str:
-        return tasks.run_stage(stage.name, contract.id, batch_id)
+    @task(task_id=stage.task_id, map_index_template="{{ task.op_kwargs['chunk'] }}")
+    def run(chunk: str) -> str:
+        return tasks.run_stage(stage.name, contract.id, chunk)
 
     return run
 
@@ -67,15 +66,24 @@ def build_ingest_dag(contract: Contract):
         def discover_extracts() -> list[str]:
             return tasks.discover_extracts(contract.id)
 
+        @task
+        def split_extracts(batch_ids: list[str]) -> list[str]:
+            return tasks.split_extracts(contract.id, batch_ids)
+
         @task_group
-        def ingest_batch(batch_id: str):
+        def ingest_chunk(chunk: str) -> None:
             made = {}
-            for stage in pipeline.STAGES:  # the registry's order respects every stage's ``after``
+            for stage in pipeline.CHUNK_STAGES:  # the registry's order respects ``after``
                 upstream = [made[name] for name in stage.after]
-                made[stage.name] = stage_task(contract, stage)(upstream[0] if upstream else batch_id)
+                made[stage.name] = chunk_task(contract, stage)(chunk=upstream[0] if upstream else chunk)
                 for other in upstream[1:]:
                     other >> made[stage.name]
-            return made[pipeline.LOAD.name]
+
+        @task(task_id=pipeline.LOAD.task_id, outlets=[tasks.central_asset(contract)],
+              trigger_rule="all_done", max_active_tis_per_dagrun=1,
+              map_index_template="{{ task.op_kwargs['batch_id'] }}")
+        def load_batch(batch_id: str) -> dict[str, int]:
+            return tasks.load_batch(contract.id, batch_id)
 
         @task(trigger_rule="all_done")
         def report_batches() -> str:
@@ -89,9 +97,11 @@ def build_ingest_dag(contract: Contract):
         def fail_run_if_a_batch_failed() -> None:
             tasks.fail_run_if_a_batch_failed(contract.id)
 
-        batches = ingest_batch.expand(batch_id=discover_extracts())
-        batches >> report_batches() >> build_quality_reports()
-        batches >> fail_run_if_a_batch_failed()
+        waiting = discover_extracts()
+        chunks = ingest_chunk.expand(chunk=split_extracts(waiting))
+        loads = load_batch.expand(batch_id=waiting)
+        chunks >> loads >> report_batches() >> build_quality_reports()
+        [chunks, loads] >> fail_run_if_a_batch_failed()
 
     return ingest()
 

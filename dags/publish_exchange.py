@@ -3,9 +3,13 @@
 
 Runs whenever a shareable dataset's ingest updates its Asset. For each
 dataset whose sharing class is unconditional or conditional, `ex_<id>` in
-the central store is replaced in one transaction by the current records,
+the central store is brought to the current records in one transaction,
 with personal and trade-secret fields masked and every row stamped with its
-source department and acquisition date. A dataset under an open incident
+source department and acquisition date: only the records changed since the
+version it holds (batches loaded, consent-based values withdrawn) are
+written, replacing their earlier rows by natural key; the first publish, a
+new way of masking or a contract migration writes the whole table again.
+Readers see the old version or the new. A dataset under an open incident
 is skipped; a raw identifier in what would be published fails its task,
 keeps the previous contents and opens an incident.
 """

@@ -33,11 +33,12 @@ STAGES = tuple(stage.run for stage in pipeline.BEFORE_LOAD)  # every stage befor
 
 def make_settings(home: Path, store_url: str | None = None, landing_url: str | None = None,
                   open_data_url: str | None = None, s3_endpoint_url: str | None = None,
-                  stage_url: str | None = None) -> Settings:
+                  stage_url: str | None = None, chunk_rows: int | None = None) -> Settings:
     env = {"JINSHU_HOME": str(home)}
     for key, value in (("JINSHU_STORE_URL", store_url), ("JINSHU_LANDING_URL", landing_url),
                        ("JINSHU_OPEN_DATA_URL", open_data_url),
-                       ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url), ("JINSHU_STAGE_URL", stage_url)):
+                       ("JINSHU_S3_ENDPOINT_URL", s3_endpoint_url), ("JINSHU_STAGE_URL", stage_url),
+                       ("JINSHU_CHUNK_ROWS", chunk_rows and str(chunk_rows))):
         if value:
             env[key] = value
     settings = Settings.from_env(env)

@@ -1,11 +1,13 @@
 """The ingest pipeline: one registry of stages, read by the ingest DAG, the benchmark,
 ``jinshu check`` and the tests.
 
-Each stage takes ``(settings, contract, batch_id)``, reads what the stages it
-runs ``after`` left in the batch's work folder, and returns the batch id.
-Discovery comes before them (one run lists new files); ``load`` is the only
-stage that writes to the central store. ``quality`` and ``protect`` both
-follow ``dedup`` and run side by side; ``load`` waits for both.
+Discovery comes first: one run lists new files, records them in the ledger and cuts each
+into chunks of records (:func:`split`). Every stage but the load runs on one chunk: it
+takes ``(settings, contract, chunk_ref)``, reads what the stages it runs ``after`` left in
+the chunk's stage folder, and returns the ref (given a batch id, it runs on each of the
+batch's chunks in turn). ``quality`` and ``protect`` both follow ``dedup`` and run side by
+side. ``load`` runs once per file, after both on every chunk, and is the only stage that
+writes to the central store: the whole file in one transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Stage:
     task_id: str  # the ingest DAG's task: a verb
     run: StageFunction
     after: tuple[str, ...]  # the stages whose files it reads
+    per_chunk: bool = True  # else once per file, after its every chunk
 
 
 STAGES: tuple[Stage, ...] = (
@@ -36,18 +39,20 @@ STAGES: tuple[Stage, ...] = (
     Stage("dedup", "deduplicate_records", stages.dedup_stage, ("check",)),
     Stage("quality", "validate_quality", stages.quality_stage, ("dedup",)),
     Stage("protect", "protect_records", stages.protect_stage, ("dedup",)),
-    Stage("load", "load_batch", stages.load, ("quality", "protect")),
+    Stage("load", "load_batch", stages.load, ("quality", "protect"), per_chunk=False),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}
 LOAD = BY_NAME["load"]
-BEFORE_LOAD = STAGES[:-1]
+BEFORE_LOAD = CHUNK_STAGES = tuple(s for s in STAGES if s.per_chunk)
 SIDE_BY_SIDE = tuple(s.name for s in STAGES if s.after == ("dedup",))
-BatchClosed, QualityFailed = stages.BatchClosed, stages.QualityFailed
-discover = stages.discover
+BatchClosed, QualityFailed, ChunksUnfinished = (stages.BatchClosed, stages.QualityFailed,
+                                                stages.ChunksUnfinished)
+discover, split = stages.discover, stages.split
 
 
 def run_batch(settings: Settings, contract: Contract, batch_id: str) -> None:
-    """Every stage of one batch in registry order (which respects ``after``), in this process.
+    """Every stage of one batch in registry order (which respects ``after``), each on every
+    chunk in turn, in this process.
 
     A batch settled early (a file quarantined whole, or by quality) stops there.
     """

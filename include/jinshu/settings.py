@@ -25,6 +25,7 @@ DEFAULT_OPEN_DATA_VERSIONS = 10
 # Where the open-data location is published: absolute download URLs and catalog IRIs start
 # here. The default is what `python -m http.server 8000 -d $JINSHU_HOME/open-data` serves.
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
+DEFAULT_CHUNK_ROWS = 250_000  # records per chunk of a dropped file (JINSHU_CHUNK_ROWS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Settings:
     stage_files_url: str | None = None  # JINSHU_STAGE_URL; default: work_dir
     # JINSHU_UI_DEPARTMENTS: Airflow user -> the department it acts for in the governance pages
     ui_departments: tuple[tuple[str, str], ...] = ()
+    chunk_rows: int = DEFAULT_CHUNK_ROWS  # a file is ingested in chunks of this many records
 
     @property
     def work_dir(self) -> Path:
@@ -115,6 +117,7 @@ class Settings:
             stage_files_url=env.get("JINSHU_STAGE_URL") or None,
             ui_departments=_pairs(env, "JINSHU_UI_DEPARTMENTS"),
             open_data_public_url=_public_url(env, "JINSHU_OPEN_DATA_PUBLIC_URL"),
+            chunk_rows=_positive(env, "JINSHU_CHUNK_ROWS", DEFAULT_CHUNK_ROWS),
         )
 
 

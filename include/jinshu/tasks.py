@@ -65,8 +65,18 @@ def discover_extracts(dataset_id: str) -> list[str]:
     return waiting
 
 
-def run_stage(stage_name: str, dataset_id: str, batch_id: str) -> str:
-    """One ingest stage of one batch (:data:`jinshu.pipeline.STAGES`); returns the batch id.
+def split_extracts(dataset_id: str, batch_ids: list[str]) -> list[str]:
+    """Each waiting file cut into chunks (once): the chunks to take through the stages.
+    A file that cannot be read is quarantined whole and has none."""
+    settings, _, contract = _context(dataset_id)
+    chunks = [ref for batch_id in batch_ids for ref in pipeline.split(settings, contract, batch_id)]
+    log.info("%s: %d batch(es) in %d chunk(s) of up to %d records", dataset_id, len(batch_ids),
+             len(chunks), settings.chunk_rows)
+    return chunks
+
+
+def run_stage(stage_name: str, dataset_id: str, chunk: str) -> str:
+    """One ingest stage of one chunk (:data:`jinshu.pipeline.STAGES`); returns the chunk ref.
 
     A batch settled by an earlier stage skips the rest; a failed critical
     expectation fails ``validate_quality`` (red in the UI) after quarantining.
@@ -75,13 +85,13 @@ def run_stage(stage_name: str, dataset_id: str, batch_id: str) -> str:
 
     settings, _, contract = _context(dataset_id)
     try:
-        pipeline.BY_NAME[stage_name].run(settings, contract, batch_id)
+        pipeline.BY_NAME[stage_name].run(settings, contract, chunk)
     except pipeline.BatchClosed as closed:
         raise AirflowSkipException(str(closed)) from closed
     except pipeline.QualityFailed as failed:
-        log.error("quality check failed: dataset %s, batch %s: %s", dataset_id, batch_id, failed)
+        log.error("quality check failed: dataset %s, chunk %s: %s", dataset_id, chunk, failed)
         raise AirflowFailException(str(failed)) from failed
-    return batch_id
+    return chunk
 
 
 def fail_run_if_a_batch_failed(dataset_id: str) -> None:
@@ -138,8 +148,24 @@ def build_quality_reports() -> str:
 
 
 def load_batch(dataset_id: str, batch_id: str) -> dict[str, int]:
+    """Every chunk of one file into the central store, in one transaction.
+
+    Skipped when an earlier stage settled the batch (quarantined whole); fails, loading
+    nothing, while a chunk has not finished its stages or when the file's quality results
+    fail a critical expectation.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
     settings, _, contract = _context(dataset_id)
-    counts = pipeline.LOAD.run(settings, contract, batch_id)
+    with engine_for(settings.store_url).connect() as conn:
+        batch = ledger.get(conn, batch_id)
+    if batch.status not in (ledger.OPEN, "loaded"):
+        raise AirflowSkipException(f"batch {batch_id} is {batch.status}: nothing to load")
+    try:
+        counts = pipeline.LOAD.run(settings, contract, batch_id)
+    except (pipeline.QualityFailed, pipeline.ChunksUnfinished) as failed:
+        log.error("%s %s: %s", dataset_id, batch_id, failed)
+        raise AirflowFailException(str(failed)) from failed
     log.info("%s %s: %s", dataset_id, batch_id, counts)
     return counts.__dict__
 

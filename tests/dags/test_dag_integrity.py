@@ -53,7 +53,7 @@ def test_ingest_updates_the_asset_the_publishers_wait_for(dagbag):
     exchange = scheduled_on(dagbag.dags["publish_exchange"])
     open_data = scheduled_on(dagbag.dags["publish_open_data"])
     for contract in CONTRACTS.values():
-        load = dagbag.dags[f"ingest_{contract.id}"].get_task("ingest_batch.load_batch")
+        load = dagbag.dags[f"ingest_{contract.id}"].get_task(pipeline.LOAD.task_id)
         assert [o.uri for o in load.outlets] == [contract.asset_uri]
         assert (contract.asset_uri in exchange) == contract.is_shareable
         assert (contract.asset_uri in open_data) == contract.is_open
@@ -67,15 +67,23 @@ def test_repeat_detection_waits_for_every_dataset_that_holds_a_concept(dagbag):
 
 @pytest.mark.parametrize("dataset_id", sorted(CONTRACTS))
 def test_the_ingest_dag_runs_the_registry_stages_as_the_registry_orders_them(dagbag, dataset_id):
+    """Chunk stages in one group mapped over the chunks; the load once per file, after every
+    chunk's last stages, whatever became of them (it loads nothing while one is unfinished)."""
     dag = dagbag.dags[f"ingest_{dataset_id}"]
-    group = {t.task_id.removeprefix("ingest_batch."): t for t in dag.tasks
-             if t.task_id.startswith("ingest_batch.")}
-    assert sorted(group) == sorted(stage.task_id for stage in pipeline.STAGES)
-    for stage in pipeline.STAGES:
-        upstream = {u.removeprefix("ingest_batch.") for u in group[stage.task_id].upstream_task_ids}
+    group = {t.task_id.removeprefix("ingest_chunk."): t for t in dag.tasks
+             if t.task_id.startswith("ingest_chunk.")}
+    assert sorted(group) == sorted(stage.task_id for stage in pipeline.CHUNK_STAGES)
+    assert all(stage.per_chunk for stage in pipeline.STAGES[:-1]) and not pipeline.LOAD.per_chunk
+    for stage in pipeline.CHUNK_STAGES:
+        upstream = {u.removeprefix("ingest_chunk.") for u in group[stage.task_id].upstream_task_ids}
         assert upstream == ({pipeline.BY_NAME[name].task_id for name in stage.after}
-                            or {"discover_extracts"}), stage.name
+                            or {"split_extracts"}), stage.name
         assert f"`{stage.task_id}`" in dag.doc_md, f"the DAG's doc does not describe {stage.task_id}"
+    load = dag.get_task(pipeline.LOAD.task_id)
+    assert load.upstream_task_ids == {"discover_extracts", *(
+        f"ingest_chunk.{pipeline.BY_NAME[name].task_id}" for name in pipeline.LOAD.after)}
+    assert load.trigger_rule == "all_done" and f"`{load.task_id}`" in dag.doc_md
+    assert dag.get_task("split_extracts").upstream_task_ids == {"discover_extracts"}
 
 
 def parse_in_subprocess(env: dict[str, str], report: str) -> subprocess.CompletedProcess:

@@ -432,7 +432,7 @@ def test_dag_runs_are_audited_under_the_task_that_acted(flow):
     acted = {tuple(a.removeprefix("airflow:").split(".", 1)) for a in actors}
     assert all(a.startswith("airflow:") for a in actors), actors
     assert {("publish_exchange", "publish_dataset"), ("publish_open_data", "publish_dataset"),
-            ("ingest_household_registration", "ingest_batch.load_batch")} <= acted
+            ("ingest_household_registration", "load_batch")} <= acted
 
 
 def test_repeat_detection_ran_on_the_ingested_datasets_and_logged_counts_only(flow):

@@ -50,38 +50,58 @@ def check_size(size_bytes: int, limits: Limits) -> None:
             f"{limits.max_file_mb:,} MB", f"split the extract into smaller files, {_raise_it('max_file_mb')}")
 
 
-def first_long_run(chunks: Iterable[bytes], separator: bytes, cap: int) -> int | None:
-    """Offset of the first run of more than ``cap`` bytes without ``separator``, else None.
+class LongRuns:
+    """Finds the first run of more than ``cap`` bytes without ``separator`` in a stream fed
+    block by block; counts the separators before it (its line, for a line end).
 
-    Jumps to the last separator within reach of the run's start, so a file is searched
+    Jumps to the last separator within reach of the run's start, so a stream is searched
     in about ``size / cap`` steps, not one per line.
     """
-    offset = start = 0  # the chunk's and the current run's offsets in the stream
-    for chunk in chunks:
-        pos = 0
-        while (reach := start + cap + 1 - offset) <= len(chunk):
-            found = chunk.rfind(separator, pos, reach)
+
+    def __init__(self, separator: bytes, cap: int) -> None:
+        self.separator, self.cap = separator, cap
+        self.offset = self.start = 0  # the next block's and the current run's offsets
+        self.before_start = 0  # separators before the current run
+
+    def feed(self, chunk: bytes) -> int | None:
+        """The offset of the first long run once it shows, else None."""
+        pos, begins = 0, 0  # where to search next, where separators are not yet counted
+        while (reach := self.start + self.cap + 1 - self.offset) <= len(chunk):
+            found = chunk.rfind(self.separator, pos, reach)
             if found == -1:
-                return start
-            start, pos = offset + found + 1, found + 1
-        found = chunk.rfind(separator, pos)
+                return self.start
+            self.before_start += chunk.count(self.separator, begins, found + 1)
+            self.start, pos = self.offset + found + 1, found + 1
+            begins = pos
+        found = chunk.rfind(self.separator, pos)
         if found != -1:
-            start = offset + found + 1
-        offset += len(chunk)
-        if offset - start > cap:
-            return start
+            self.before_start += chunk.count(self.separator, begins, found + 1)
+            self.start = self.offset + found + 1
+        self.offset += len(chunk)
+        return self.start if self.offset - self.start > self.cap else None
+
+
+def first_long_run(chunks: Iterable[bytes], separator: bytes, cap: int) -> int | None:
+    """Offset of the first run of more than ``cap`` bytes without ``separator``, else None."""
+    runs = LongRuns(separator, cap)
+    for chunk in chunks:
+        if (found := runs.feed(chunk)) is not None:
+            return found
     return None
+
+
+def line_too_long(line: int, limits: Limits) -> UnreadableFile:
+    return UnreadableFile(
+        "line_too_long", f"line {line} is longer than the cap of {limits.max_line_kb:,} KB "
+        "(no line end found within it)", "end every record with a line break (one record per "
+        f"line), {_raise_it('max_line_kb')}")
 
 
 def check_lines(data: bytes, limits: Limits) -> None:
     """No CSV line is longer than ``max_line_kb`` (a single 200 MB line is refused)."""
-    long_at = first_long_run((data,), b"\n", limits.max_line_kb * 1024)
-    if long_at is not None:
-        line = data.count(b"\n", 0, long_at) + 1
-        raise UnreadableFile(
-            "line_too_long", f"line {line} is longer than the cap of {limits.max_line_kb:,} KB "
-            "(no line end found within it)", "end every record with a line break (one record per "
-            f"line), {_raise_it('max_line_kb')}")
+    runs = LongRuns(b"\n", limits.max_line_kb * 1024)
+    if runs.feed(data) is not None:
+        raise line_too_long(runs.before_start + 1, limits)
 
 
 def _column_number(letters: bytes) -> int:

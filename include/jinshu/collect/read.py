@@ -66,11 +66,14 @@ def decode(data: bytes) -> tuple[bytes, str]:
         try:
             return data.decode("gb18030").encode("utf-8"), "gb18030"
         except UnicodeDecodeError:
-            raise UnreadableFile(
-                "encoding",
-                f"bytes at offset {utf8_error.start + 3 * bom} are neither UTF-8 nor GB18030",
-                "re-export the extract as UTF-8 (or GB18030) text",
-            ) from utf8_error
+            raise not_utf8(utf8_error.start + 3 * bom) from utf8_error
+
+
+def not_utf8(offset: int | None) -> UnreadableFile:
+    """The file is neither UTF-8 nor GB18030 (``offset``: its first byte that is not UTF-8)."""
+    where = f"bytes at offset {offset}" if offset is not None else "some bytes"
+    return UnreadableFile("encoding", f"{where} are neither UTF-8 nor GB18030",
+                          "re-export the extract as UTF-8 (or GB18030) text")
 
 
 def header_index(rows: list[list[str]], score: HeaderScore | None) -> int:

@@ -22,6 +22,7 @@ from jinshu.collect.read import ROW
 from jinshu.repeat.dedup import natural_key_clashes
 from jinshu.vocab import formats
 from jinshu.vocab.formats import cn_ric, uscc
+from jinshu.vocab.formats._vector import fixed_width_bytes
 
 VIOLATION_COLUMNS = [ROW, "column", "rule", "detail", "fix"]
 _DATE_SEPARATORS = r"[/.年月]"
@@ -31,6 +32,7 @@ _DATE_SEPARATORS = r"[/.年月]"
 class Checked:
     valid: pd.DataFrame
     violations: pd.DataFrame  # VIOLATION_COLUMNS, one row per failing (row, column)
+    clashes: pd.DataFrame | None = None  # natural keys sent with different values (normalized)
 
 
 def _violations(rows: pd.Series, column: str, rule: str, detail: str, fix: str) -> pd.DataFrame:
@@ -42,12 +44,29 @@ def normalize_dates(values: pd.Series) -> pd.Series:
     """``2024/3/5``, ``2024年3月5日``, ``20240305`` -> ``2024-03-05``; unparseable -> missing."""
     iso = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
     if iso.fillna(True).all():  # the common case: already canonical, only check that the dates exist
-        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-        return values.mask(parsed.isna())
+        return values.mask(~_existing_iso_dates(values))
     text = values.str.replace("日", "", regex=False).str.replace(_DATE_SEPARATORS, "-", regex=True)
     text = text.str.replace(r"^([0-9]{4})([0-9]{2})([0-9]{2})$", r"\1-\2-\3", regex=True)
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     return parsed.dt.strftime("%Y-%m-%d").astype("str").mask(parsed.isna())
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _existing_iso_dates(values: pd.Series) -> np.ndarray:
+    """Which ``YYYY-MM-DD`` values (all present ones have that shape) name a day that
+    exists, from their digits: month 1-12, day within the month, Feb 29 in leap years."""
+    present = values.notna().to_numpy()
+    exists = np.zeros(len(values), dtype=bool)
+    if present.any():
+        d = fixed_width_bytes(values[present], 10).astype(np.int32) - ord("0")
+        year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+        month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        last = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        exists[present] = (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    return exists
 
 
 def normalize_numbers(values: pd.Series) -> pd.Series:
@@ -204,9 +223,14 @@ def _contradiction(rows: pd.Series, check: Check, part: str, name: str,
 
 def natural_key_conflicts(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """Violations for rows sharing a natural key with a *different* record in the same batch."""
+    return clash_violations(frame.loc[natural_key_clashes(frame, contract), ROW], contract)
+
+
+def clash_violations(rows: pd.Series, contract: Contract) -> pd.DataFrame:
+    """The violation of rows whose natural key the file sends with different values."""
     key = list(contract.natural_key)
     return _violations(
-        frame.loc[natural_key_clashes(frame, contract), ROW], ",".join(key), "natural_key_conflict",
+        rows, ",".join(key), "natural_key_conflict",
         f"the same {'/'.join(key)} appears with different values in this file",
         f"send one record per {'/'.join(key)}",
     )
@@ -229,7 +253,11 @@ def check_rows(frame: pd.DataFrame, contract: Contract) -> Checked:
         violations = pd.concat([violations, *contradictions], ignore_index=True)
     passed = checked[~checked[ROW].isin(violations[ROW])]
     conflicts = natural_key_conflicts(passed, contract)
+    key = list(contract.natural_key)
+    clashes = passed[key].iloc[:0]
     if not conflicts.empty:
         violations = pd.concat([violations, conflicts], ignore_index=True)
-        passed = passed[~passed[ROW].isin(conflicts[ROW])]
-    return Checked(passed.reset_index(drop=True), violations[VIOLATION_COLUMNS])
+        clashing = passed[ROW].isin(conflicts[ROW])
+        clashes = passed.loc[clashing, key].drop_duplicates().reset_index(drop=True)
+        passed = passed[~clashing]
+    return Checked(passed.reset_index(drop=True), violations[VIOLATION_COLUMNS], clashes)

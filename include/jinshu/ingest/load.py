@@ -3,14 +3,18 @@
 Everything a batch produced lands together or not at all: new records and
 new versions of changed ones (the versions they replace closed, not
 overwritten), duplicates with the hash of their current twin, quarantined
-rows with their reasons, scope violations and the ledger's counts. A
+rows with their reasons, scope violations and the ledger's counts. A file
+ingested in chunks is stored here whole: its key partitions streamed one
+after another into the one store of its records, in the one transaction, so
+a reader never sees half a file and a load stopped midway leaves nothing. A
 retried load finds the batch closed and changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Protocol
 
 import pandas as pd
 import sqlalchemy as sa
@@ -23,21 +27,29 @@ from jinshu.govern import audit
 from jinshu.repeat import ledger
 from jinshu.repeat.dedup import RECORD_HASH
 from jinshu.repeat.stored import store_records
-from jinshu.store.tables import batches, consent_gate, duplicates, quarantine, scope_violations
+from jinshu.store import dialect
+from jinshu.store.bulk import bulk_load
+from jinshu.store.tables import consent_gate, duplicates, quarantine, scope_violations
 
 
-@dataclass
-class BatchOutcome:
-    """What a batch's stages produced, ready to be stored."""
+class BatchOutcome(Protocol):
+    """What a batch's stages produced, ready to be stored (read in this order)."""
 
-    records: pd.DataFrame  # protected field columns + blind indexes, _record_hash, _subject_key, _row
-    repeats: pd.DataFrame  # _row, _record_hash: in-batch duplicates of a record in ``records``
-    rejected: pd.DataFrame  # QUARANTINE_COLUMNS, originals sealed where the dataset is sensitive
-    scope: list[ScopeViolation]
     rows_in: int
     encoding: str | None
-    consent: dict[str, tuple[int, int]] = field(default_factory=dict)  # field -> (kept, dropped)
-    header_row: int | None = None  # the sheet row the header was found in
+    header_row: int | None  # the sheet row the header was found in
+    scope: list[ScopeViolation]
+    consent: dict[str, tuple[int, int]]  # field -> (kept, dropped)
+
+    def partitions(self) -> Iterator[pd.DataFrame]:
+        """Distinct protected records (field columns + blind indexes, ``_record_hash``,
+        ``_subject_key``, ``_row``), no natural key twice, in parts."""
+
+    def duplicates(self) -> Iterable[pd.DataFrame]:
+        """``_row``, ``_record_hash``: repeats within the batch of a record in ``partitions``."""
+
+    def rejected(self) -> Iterable[pd.DataFrame]:
+        """``QUARANTINE_COLUMNS``, originals sealed where the dataset is sensitive."""
 
 
 def batch_reason(counts: ledger.Counts, header_row: int | None) -> str | None:
@@ -69,27 +81,24 @@ def record_scope_violations(conn: Connection, batch: sa.Row, contract: Contract,
 def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: BatchOutcome,
                now: datetime) -> ledger.Counts:
     """Store a batch's outcome and close its ledger row; a closed batch is left as it is."""
-    row = conn.execute(
-        sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
-    if row is None:
-        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    row = ledger.locked(conn, batch_id)
     if row.status != ledger.OPEN:
         return ledger.Counts(row.rows_in, row.stored, row.duplicates, row.quarantined)
-    stored = store_records(conn, contract, batch_id, outcome.records, row.received_at, now)
-    repeats = outcome.repeats.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
-    if not repeats.empty:
-        conn.execute(duplicates.insert(), repeats.assign(batch_id=batch_id).to_dict("records"))
-    if not outcome.rejected.empty:
-        rejected = outcome.rejected.astype(object).where(outcome.rejected.notna(), None)
-        conn.execute(quarantine.insert(), rejected.assign(batch_id=batch_id).to_dict("records"))
-    if outcome.consent:
+    dialect.roomy_sorts(conn)
+    stored = store_records(conn, contract, batch_id, outcome.partitions(), row.received_at, now)
+    repeated = _append(conn, duplicates, batch_id, (
+        frame.rename(columns={ROW: "source_row", RECORD_HASH: "record_hash"})
+        for frame in outcome.duplicates()))
+    quarantined = _append(conn, quarantine, batch_id, outcome.rejected())
+    consent = outcome.consent
+    if consent:
         conn.execute(consent_gate.insert(), [
             {"batch_id": batch_id, "field": name, "kept": kept, "dropped": dropped}
-            for name, (kept, dropped) in outcome.consent.items()
+            for name, (kept, dropped) in consent.items()
         ])
     record_scope_violations(conn, row, contract, outcome.scope)
-    counts = ledger.Counts(outcome.rows_in, stored.stored, stored.duplicates + len(repeats),
-                           len(outcome.rejected))
+    counts = ledger.Counts(outcome.rows_in, stored.stored, stored.duplicates + repeated,
+                           quarantined)
     every_row_rejected = counts.quarantined == counts.rows_in
     audit.append(conn, "ingest", batch_id, {"dataset": contract.id, "file": row.file_key,
                                             **counts.__dict__, "replaced": stored.replaced},
@@ -99,3 +108,17 @@ def load_batch(conn: Connection, contract: Contract, batch_id: str, outcome: Bat
         reason=batch_reason(counts, outcome.header_row), encoding=outcome.encoding,
     )
     return counts
+
+
+def _append(conn: Connection, table: sa.Table, batch_id: str, frames: Iterable[pd.DataFrame]) -> int:
+    """Rows of ``frames`` appended to ``table`` under ``batch_id`` (COPY on PostgreSQL)."""
+    count = 0
+
+    def tagged() -> Iterator[pd.DataFrame]:
+        nonlocal count
+        for frame in frames:
+            count += len(frame)
+            yield frame.assign(batch_id=batch_id)
+
+    bulk_load(conn, table, tagged())
+    return count

@@ -111,6 +111,8 @@ def quarantine_file(settings: Settings, batch: sa.Row, error: Exception, rows_in
     message = quarantine_message(batch.file_key, None, None, detail, fix)
     rule = getattr(error, "rule", type(error).__name__)
     with engine_for(settings.store_url).begin() as conn:
+        if ledger.locked(conn, batch.batch_id).status != ledger.OPEN:
+            return  # another chunk of the file quarantined it meanwhile
         conn.execute(quarantine.insert().values(
             batch_id=batch.batch_id, source_row=None, column_name=None, rule=rule,
             message=message, original=archive))

@@ -73,14 +73,14 @@ MEDIA_TYPES = {"csv": "text/csv", "json": "application/json",
 
 
 def stamp(frame: pd.DataFrame, contract: Contract, acquired_at: pd.Series) -> pd.DataFrame:
-    """Add source department, dataset and acquisition date (from each row's batch)."""
-    moments = pd.to_datetime(pd.Series(acquired_at).reset_index(drop=True), utc=True)
-    codes, distinct = pd.factorize(moments)  # a few batches, many rows: format each time once
-    days = pd.Series(distinct).dt.strftime("%Y-%m-%d").to_numpy()
+    """Add source department, dataset and acquisition date (from each row's batch: a few
+    distinct moments, each turned into a date once)."""
+    codes, moments = pd.factorize(acquired_at)
+    days = pd.to_datetime(pd.Series(moments), utc=True, format="ISO8601").dt.strftime("%Y-%m-%d").to_numpy()
     return frame.assign(**{
         SOURCE_DEPARTMENT: contract.department.name,
         SOURCE_DATASET: contract.id,
-        ACQUIRED_ON: days[codes] if len(moments) else pd.Series([], dtype="str").to_numpy(),
+        ACQUIRED_ON: days[codes] if len(days) else pd.Series([], dtype=object).to_numpy(),
     })
 
 

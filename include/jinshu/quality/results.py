@@ -22,6 +22,7 @@ class QualityResult:
     expectation_type: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
     element_count: int | None = None
+    missing_count: int | None = None  # missing values among ``element_count`` (not stored)
 
 
 def critical_failures(results: Iterable[QualityResult]) -> list[QualityResult]:

@@ -130,6 +130,15 @@ def get(conn: Connection, batch_id: str) -> sa.Row:
     return row
 
 
+def locked(conn: Connection, batch_id: str) -> sa.Row:
+    """The batch's ledger row, locked until the transaction ends (its chunks' tasks may try
+    to settle it at once)."""
+    row = conn.execute(sa.select(batches).where(batches.c.batch_id == batch_id).with_for_update()).first()
+    if row is None:
+        raise KeyError(f"no batch '{batch_id}' in the ledger")
+    return row
+
+
 def close(conn: Connection, batch_id: str, status: str, counts: Counts, now: datetime,
           reason: str | None = None, encoding: str | None = None) -> None:
     counts.check()

@@ -17,7 +17,7 @@ Every new version counts as stored. PostgreSQL and SQLite differ only through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -120,23 +120,40 @@ def _initial_load(conn: Connection, contract: Contract, batch_id: str,
     key_index.create(conn)
 
 
-def store_records(conn: Connection, contract: Contract, batch_id: str, records: pd.DataFrame,
+class _Streamed:
+    """The records in chunks, columns named as stored, counted as they are read: one frame,
+    or the frames of a file's key partitions in turn (never all in memory at once)."""
+
+    def __init__(self, records: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
+        self._frames = [records] if isinstance(records, pd.DataFrame) else records
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for frame in self._frames:
+            for chunk in chunks(frame.rename(columns={ROW: "_source_row"})):
+                self.rows += len(chunk)
+                yield chunk
+
+
+def store_records(conn: Connection, contract: Contract, batch_id: str,
+                  records: pd.DataFrame | Iterable[pd.DataFrame],
                   acquired_at: datetime, now: datetime) -> Stored:
-    """Store the batch's distinct, protected records as versions valid from ``now``.
+    """Store the batch's distinct, protected records (one frame, or frames streamed one after
+    another) as versions valid from ``now``.
 
     One writer of the table at a time until the transaction ends: two loads of one
     dataset would otherwise both close the same current version.
     """
     target = dataset_table(contract)
-    records = records.rename(columns={ROW: "_source_row"})
+    records = _Streamed(records)
     dialect.serialize_writers(conn, target)
     if dialect.can_copy_into_empty(conn, target):
-        _initial_load(conn, contract, batch_id, chunks(records), acquired_at, now)
-        return Stored(len(records), 0, 0)
+        _initial_load(conn, contract, batch_id, records, acquired_at, now)
+        return Stored(records.rows, 0, 0)
     stage = _staging_table(contract)
     stage.create(conn)
     try:
-        bulk_load(conn, stage, chunks(records))
+        bulk_load(conn, stage, records)
         known = _record_known_twins(conn, contract, stage, batch_id)
         replaced = _close_replaced(conn, contract, stage, now)
         stored = _insert_versions(conn, contract, stage, batch_id, acquired_at, now)

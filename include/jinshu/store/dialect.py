@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -180,6 +181,15 @@ def comment_column(conn: Connection, table: str, column: str, comment: str | Non
         conn.exec_driver_sql(f"COMMENT ON COLUMN {quote(table)}.{quote(column)} IS {text}")
 
 
+def roomy_sorts(conn: Connection) -> None:
+    """Until the transaction ends, sorts and hashes of a whole file's rows, and the key
+    index built after a first load, may use more of the server's memory before spilling
+    to disk (PostgreSQL's defaults are 4 and 64 MB)."""
+    if is_postgres(conn):
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+
+
 def can_copy_into_empty(conn: Connection, table: sa.Table) -> bool:
     """A first load may COPY straight in and build the key index after (PostgreSQL only)."""
     return is_postgres(conn) and conn.execute(sa.select(table).limit(1)).first() is None
@@ -245,3 +255,72 @@ def read_text_frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
         column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
         quoted_strings_can_be_null=False))
     return table.to_pandas().astype("str")
+@contextlib.contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one snapshot of the store, taken at its first read
+    (PostgreSQL: REPEATABLE READ; SQLite: a read transaction, which WAL keeps as it began)."""
+    with engine.connect() as conn:
+        if is_postgres(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def read_frames(conn: Connection, query: sa.Select, rows: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``query`` in frames of about ``rows``: on PostgreSQL ``COPY (...) TO STDOUT``
+    parsed by pyarrow, every column as text (a value as PostgreSQL prints it, NULL missing);
+    elsewhere ``pandas.read_sql``."""
+    if not is_postgres(conn):
+        yield from pd.read_sql(query, conn, chunksize=rows, dtype_backend="pyarrow")
+        return
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [c.name for c in query.selected_columns]
+    text = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY ({text}) TO STDOUT (FORMAT csv)") as copy:
+        rows_out = iter(copy)
+        first = next(rows_out, None)
+        if first is None:  # no row: nothing for the parser to open
+            return
+        reader = pacsv.open_csv(
+            _CopyOut(itertools.chain([first], rows_out)),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                           block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=False))
+        pending, held = [], 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            if held >= rows:
+                yield pa.Table.from_batches(pending).to_pandas()
+                pending, held = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending).to_pandas()
+
+
+class _CopyOut(io.RawIOBase):
+    """A readable file over a COPY TO STDOUT (libpq hands it over a row at a time)."""
+
+    def __init__(self, rows: Iterator[memoryview]) -> None:
+        self._rows, self._left = rows, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view, size = memoryview(buffer).cast("B"), len(buffer)
+        n = min(size, len(self._left))
+        view[:n], self._left = self._left[:n], self._left[n:]
+        for row in self._rows if n < size else ():
+            k = len(row)
+            if n + k >= size:
+                view[n:], self._left = row[:size - n], bytes(row[size - n:])
+                return size
+            view[n:n + k] = row
+            n += k
+        return n

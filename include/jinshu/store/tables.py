@@ -99,6 +99,10 @@ publications = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("suppressed_rows", sa.BigInteger, nullable=False, default=0),
     sa.Column("location", sa.Text, nullable=False),
+    # An exchange version: every change recorded in the audit log up to this entry is in it,
+    # and the fingerprint of its table's shape (columns, masks); see jinshu.share.exchange.
+    sa.Column("through_seq", sa.BigInteger),
+    sa.Column("shape", sa.String(64)),
 )
 
 consents = sa.Table(

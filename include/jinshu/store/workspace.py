@@ -40,7 +40,12 @@ def to_arrow(frame: pd.DataFrame) -> pa.Buffer:
     """
     names = [str(c) for c in frame.columns]
     positional = frame.reset_index(drop=True).set_axis([f"c{i}" for i in range(len(names))], axis=1)
-    table = pa.Table.from_pandas(positional, preserve_index=False)
+    return table_to_arrow(pa.Table.from_pandas(positional, preserve_index=False), names)
+
+
+def table_to_arrow(table: pa.Table, names: list[str]) -> pa.Buffer:
+    """An Arrow table as a stage file, its columns named ``names`` when read back."""
+    table = table.rename_columns([f"c{i}" for i in range(len(names))])
     table = table.replace_schema_metadata({"names": json.dumps(names, ensure_ascii=False)})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
@@ -49,14 +54,19 @@ def to_arrow(frame: pd.DataFrame) -> pa.Buffer:
 
 
 def from_arrow(data: bytes | pa.Buffer, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage file as a frame (only ``columns``, when given: the others are not converted)."""
     table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+    names = json.loads(table.schema.metadata[b"names"])
+    if columns:
+        table, names = table.select([names.index(c) for c in columns]), columns
     frame = table.to_pandas()
-    frame.columns = json.loads(table.schema.metadata[b"names"])
-    return frame[columns] if columns else frame
+    frame.columns = names
+    return frame
 
 
 class Workspace:
-    """The stage files of one batch: frames (Arrow) and small facts (JSON), by name."""
+    """The stage files of one batch, or of one chunk of it (``<batch_id>/c00003``): frames
+    (Arrow) and small facts (JSON), by name."""
 
     def __init__(self, store: ObjectStore, batch_id: str) -> None:
         self.store, self.batch_id = store, batch_id
@@ -64,6 +74,14 @@ class Workspace:
     @classmethod
     def of(cls, settings: Settings, batch_id: str) -> Workspace:
         return cls(stage_store(settings), batch_id)
+
+    def chunk(self, index: int) -> Workspace:
+        """The stage files of the batch's chunk ``index`` (removed with the batch's)."""
+        return Workspace(self.store, chunk_ref(self.batch_id, index))
+
+    def save_table(self, name: str, table: pa.Table, names: list[str]) -> None:
+        """An Arrow table, read back by :meth:`load` with its columns named ``names``."""
+        self.store.write(self._key(name), table_to_arrow(table, names))
 
     def _key(self, name: str) -> str:
         return f"{self.batch_id}/{name}"
@@ -91,6 +109,17 @@ class Workspace:
             return
         for obj in self.store.list(self.batch_id + "/"):
             self.store.delete(obj.key)
+
+
+def chunk_ref(batch_id: str, index: int) -> str:
+    """How tasks name one chunk of a batch (also its stage folder): ``<batch_id>/c00003``."""
+    return f"{batch_id}/c{index:05d}"
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """(batch id, chunk index) of a chunk ref; (batch id, None) for a batch id."""
+    batch_id, _, chunk = ref.partition("/")
+    return batch_id, int(chunk[1:]) if chunk else None
 
 
 def leftovers(store: ObjectStore) -> dict[str, datetime]:
