@@ -106,7 +106,6 @@ def phases(engine, store, contract) -> dict[str, float]:
     """Each step of one publication timed on its own (a second publication, not the measured one)."""
     from jinshu.open import product, publisher
     from jinshu.store import dialect
-    from jinshu.store.tables import dataset_table
 
     out: dict[str, float] = {}
 
@@ -116,8 +115,7 @@ def phases(engine, store, contract) -> dict[str, float]:
         out[name] = time.perf_counter() - start
         return value
 
-    source = dataset_table(contract)
-    query = publisher.select_needed(source, contract)
+    query = publisher.select_needed(contract, None)
     with engine.connect() as conn:
         frame = timed("read (COPY)", lambda: dialect.read_text_frame(conn, query))
     typed = timed("types", lambda: product.typed(frame, contract))
