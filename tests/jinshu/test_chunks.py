@@ -115,11 +115,12 @@ def snapshot(settings, household, key: str) -> dict:
                              .where(scope_violations.c.batch_id == batch.batch_id)).all()
         quality = conn.execute(sa.select(quality_results.c.expectation, quality_results.c.success)
                                .where(quality_results.c.batch_id == batch.batch_id)).all()
-    lineage = {"_batch_id", "_acquired_at"}
+    lineage = {"_batch_id", "_acquired_at", "_valid_from"}  # times; "_valid_to" kept as set or not
     return {
         "ledger": (batch.status, batch.rows_in, batch.stored, batch.duplicates, batch.quarantined,
                    batch.reason, batch.encoding),
-        "stored": sorted(tuple(sorted((k, str(v)) for k, v in vars(r).items() if k not in lineage))
+        "stored": sorted(tuple(sorted((k, str(v if k != "_valid_to" else v is None))
+                                      for k, v in vars(r).items() if k not in lineage))
                          for r in stored_records(settings, household)),
         "quarantine": sorted((q.source_row, q.column_name, q.rule, q.message,
                               original_of(settings, household, q)) for q in outcome.quarantine),
@@ -178,13 +179,13 @@ settings = get_settings()
 audit.use_settings(settings)
 contract = load_catalog(settings.catalog_dir)["household_registration"]
 real = load.store_records
-def dies_on_the_second_partition(conn, contract, batch_id, partitions, acquired_at):
+def dies_on_the_second_partition(conn, contract, batch_id, partitions, acquired_at, now):
     def killed_midway():
         for i, records in enumerate(partitions):
             if i == 1:
                 os.kill(os.getpid(), signal.SIGKILL)  # as a worker killed mid-load
             yield records
-    return real(conn, contract, batch_id, killed_midway(), acquired_at)
+    return real(conn, contract, batch_id, killed_midway(), acquired_at, now)
 load.store_records = dies_on_the_second_partition
 stages.load(settings, contract, sys.argv[1])
 """

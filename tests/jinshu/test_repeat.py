@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -363,6 +363,31 @@ TAX_CONTRACT = {
          "required": True, "sensitivity": "public", "basis": {"law": "纳税信用管理办法 第二十三条"}},
     ],
 }
+
+
+def test_a_publish_after_the_authority_changed_a_value_serves_the_new_one(pg_url, tmp_path):
+    contracts = changed_catalog(tmp_path / "catalog", SOCIAL_FILE, take_name_from_the_registry)
+    settings = make_settings(tmp_path / "home", store_url=pg_url)
+    data = ingest_planted(settings, contracts)
+    engine, protector = engine_for(pg_url), keys.protector(settings)
+    for dataset in (HOUSEHOLD, SOCIAL):
+        exchange.publish(engine, contracts[dataset], NOW, protector, catalog=contracts)
+    person = next(i for i in data.social["id_number"] if i in set(data.household["id_number"]))
+    renamed = data.household[data.household["id_number"] == person].copy()
+    renamed["name"] = "欧阳新名"
+    ingest(settings, contracts, HOUSEHOLD, renamed, "h2.csv")  # a new version at the authority
+    # The social dataset itself changed nothing: only its authority's new batch says republish.
+    exchange.publish(engine, contracts[SOCIAL], NOW + timedelta(hours=1), protector,
+                     catalog=contracts)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text(f"SELECT name FROM ex_{SOCIAL} WHERE _subject_key = :k"),
+                             {"k": protector.pseudonyms.one(person)}).scalars().all()
+        details = json.loads(conn.execute(sa.text(
+            "SELECT details FROM audit_log WHERE action = 'publish_exchange' AND subject = :d "
+            "ORDER BY seq DESC LIMIT 1"), {"d": SOCIAL}).scalar())
+    expected = mask.apply("name", pd.Series(["欧阳新名"], dtype="str"))[0]
+    assert names and set(names) == {expected}
+    assert details["written"] == len(data.social)  # published whole, not incrementally
 
 
 def test_open_data_reads_a_taken_field_from_its_authority(tmp_path):
