@@ -40,6 +40,25 @@ def pytest_configure(config: pytest.Config) -> None:
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` on one worker under ``--dist loadgroup``.
+
+    pytest-xdist 3.8 marks a test's group by appending ``@<group>`` to ``item._nodeid``, which
+    pytest 9 no longer reads (a node's id lives in ``_id``): every group was split across the
+    workers, so the Airflow tests shared the metadata DB from two processes and the end-to-end
+    flow ran twice per set-up. Set the suffix where pytest 9 keeps it.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is not None and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = coerce_node_id(f"{item.nodeid}@{mark.args[0]}")
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Figures tests record with ``record_property("figure", text)``, printed after the run
     (also under xdist, whose workers' own output is not shown)."""

@@ -14,13 +14,14 @@ Left out on purpose, because they differ between two correct runs of the same in
 * **batch ids**, derived from the dropped object's upload time among others: wherever one
   appears (lineage columns, the ledger, quarantine, audit subjects and details) it is
   replaced by ``batch:<dataset>:<file as shown>``, which is the same in both runs; and
-  open-data **version stamps** (``<id>/versions/<UTC time>/``) by ``<version>``;
+  open-data **version names** (``<id>/<UTC time>/``) by ``<version>``;
 * **random nonces**: AES-GCM envelopes are compared by their plaintext (decrypted with the
   deployment's keys), and a data key's ``check_value`` is left out;
 * **how many times the publishers ran**: asset events arriving while a publisher runs are
   batched into fewer runs or not, so only the newest publication per channel and dataset
   counts (``publications`` and the ``publish_*`` audit entries), the open-data product's
-  current files count (not ``<id>/versions/<stamp>/``) and the audit heads are left out.
+  current version counts (its data files' rows, :func:`open_data_parts`) and the audit
+  heads are left out.
 
 Everything else is compared row by row: a record lost, stored twice, quarantined
 differently or published differently changes a count or a checksum.
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 
 from jinshu.catalog import Contract
 from jinshu.govern import audit
+from jinshu.open.package import FORMATS, LATEST, data_file
 from jinshu.protect import crypto, keys, policy
 from jinshu.settings import Settings
 from jinshu.store.engine import engine_for
@@ -49,12 +51,13 @@ from jinshu.store.objects import ObjectStore
 
 RUN_TIMES = {"received_at", "finished_at", "file_modified", "validated_at", "recorded_at",
              "seen_at", "first_seen", "published_at", "acquired_at", "_acquired_at",
+             "_valid_from", "_valid_to", "delivered_at", "generated_at",
              "acquired_on", "honored_at", "at", "created", "dct:modified"}
 SERIALS = {"id", "seq", "hash", "prev_hash"}
 NONCES = {"check_value"}
 PUBLISH_ACTIONS = {"publish_exchange", "publish_open_data"}
 LEFT_OUT = RUN_TIMES | SERIALS | NONCES
-VERSION_STAMP = re.compile(r"\d{8}T\d{12}Z")  # jinshu.open.publisher.version_key
+VERSION_STAMP = re.compile(r"\d{8}T\d{6}Z(-\d+)?")  # jinshu.open.package.version_name
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def _table_rows(table: str, rows: list[dict]) -> list[dict]:
         kept = [r for r in rows if r["action"] not in PUBLISH_ACTIONS]
         publishes = [r for r in rows if r["action"] in PUBLISH_ACTIONS]
         kept += _newest(publishes, ("action", "subject"), "seq").values()
-        return [{**_clean(r), "details": _clean(json.loads(r["details"]))} for r in kept]
+        return [{**_clean(r), "details": _plain(json.loads(r["details"]))} for r in kept]
     return [_clean(r) for r in rows]
 
 
@@ -158,30 +161,27 @@ def audit_chain_intact(settings: Settings) -> bool:
 
 
 def open_data_parts(store: ObjectStore) -> dict[str, Part]:
-    """Each current open-data file, parsed, run times left out (versions and heads aside)."""
+    """Each open dataset's current version (its ``latest.json``): the rows of its CSV, JSON and
+    Parquet files, run times left out. The versions kept, the package and stamp (version
+    names, times, checksums over them), the pages and the catalog (times) are not compared."""
     parts = {}
     for obj in store.list(""):
-        if "/versions/" in obj.key or obj.key.startswith("audit/"):
+        if not obj.key.endswith("/" + LATEST):
             continue
-        data = store.read(obj.key)
-        parts[obj.key] = _digest(_texts(_file_rows(obj.key, data)))
+        latest = json.loads(store.read(obj.key))
+        for fmt in FORMATS:
+            name = data_file(latest["dataset"], fmt)
+            parts[f"{latest['dataset']}/<current>/{name}"] = _digest(_texts(
+                _file_rows(name, store.read(latest["path"] + name))))
     return parts
 
 
-def _file_rows(key: str, data: bytes) -> list[object]:
-    if key.endswith(".csv"):
-        return [_clean(r) for r in csv.DictReader(io.StringIO(data.decode("utf-8")))]
-    if key.endswith(".parquet"):
+def _file_rows(name: str, data: bytes) -> list[object]:
+    if name.endswith(".csv"):
+        return [_clean(r) for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))]
+    if name.endswith(".parquet"):
         return [_clean(r) for r in pq.read_table(io.BytesIO(data)).to_pylist()]
-    if key.endswith("datapackage.json"):
-        package = json.loads(data)
-        return [_clean({**package, "jinshu": _clean(package["jinshu"])})]
-    if key.endswith(".json") and key != "catalog.json":
-        return [_clean(r) for r in json.loads(data)]
-    if key == "catalog.json":
-        catalog = json.loads(data)
-        return [_clean(d) for d in catalog["dcat:dataset"]]
-    return [hashlib.sha256(data).hexdigest()]
+    return [_clean(r) for r in json.loads(data)]
 
 
 def keys_of(store: ObjectStore, prefix: str = "") -> list[str]:
