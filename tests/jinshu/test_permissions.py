@@ -61,9 +61,11 @@ def test_stage_files_are_private(tmp_path, contracts, household):
     [batch_id] = stages.discover(settings, household, contracts)
     for stage in STAGES:
         stage(settings, household, batch_id)
-    files = list((settings.work_dir / batch_id).iterdir())
+    made = list((settings.work_dir / batch_id).rglob("*"))  # the batch's and its chunks' stages
+    files, folders = [p for p in made if p.is_file()], [p for p in made if p.is_dir()]
     assert {f.suffix for f in files} == {".arrow", ".json"}
-    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert {str(f): mode(f) for f in files} == {str(f): 0o600 for f in files}
+    assert {str(d): mode(d) for d in folders} == {str(d): 0o700 for d in folders}
 
 
 def test_the_copy_of_a_quarantined_file_is_private(tmp_path, contracts, household):
