@@ -55,6 +55,10 @@ def _ingest(settings, contracts, contract, name: str, data: bytes) -> tuple[dict
     open_store(settings.landing_url).write(contract.landing_prefix + name, data)
     [batch_id] = pipeline.discover(settings, contract, contracts)
     seconds, counts = {}, None
+    if hasattr(pipeline, "split"):  # code that cuts files into chunks at discovery
+        start = time.perf_counter()
+        pipeline.split(settings, contract, batch_id)
+        seconds["split"] = time.perf_counter() - start
     for stage in pipeline.STAGES:
         start = time.perf_counter()
         counts = stage.run(settings, contract, batch_id)
