@@ -301,6 +301,7 @@ def test_revision_0009_gives_a_table_of_the_previous_code_versions_and_keeps_its
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
         for later in ("through_seq", "shape"):  # revision 0010, after this one
             conn.exec_driver_sql(f"ALTER TABLE publications DROP COLUMN {later}")
+        conn.exec_driver_sql("ALTER TABLE exchange_access DROP COLUMN checksum")  # 0011
     ensure_schema(engine, contracts)  # what every DAG and command does first
     with engine.connect() as conn:
         assert governance_revision(conn) == head_revision()

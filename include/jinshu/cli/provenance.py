@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from jinshu.cli.common import AsJson, app
+from jinshu.cli.common import AsJson, app, store_of
 from jinshu.settings import Settings
 from jinshu.store.objects import open_store
 
@@ -19,7 +19,8 @@ app.add_typer(provenance_app, name="provenance")
 def verify(
     product: Annotated[str, typer.Argument(help="a data file, datapackage.json or provenance.json "
                                                 "(a local path, or a key <dataset>/<version>/<file> "
-                                                "of the open-data location)")],
+                                                "of the open-data location), or an exchange page "
+                                                "saved as received (JSON)")],
     catalog: Annotated[str | None, typer.Option(help="the catalog to check against (catalog.jsonld "
                                                      "or .ttl); default: the open-data location's")] = None,
     as_json: AsJson = False,
@@ -33,7 +34,7 @@ def verify(
     store = open_store(settings.open_data_url, settings.s3_endpoint_url)
     try:
         graph = checker.read_catalog(store, catalog)
-        verdict = checker.verify(product, store, graph)
+        verdict = checker.verify(product, store, graph, store_of(settings))
     except (checker.NotAProduct, OSError, ValueError) as error:
         typer.echo(f"cannot verify: {error}", err=True)
         raise typer.Exit(2) from error
@@ -42,6 +43,10 @@ def verify(
                                "version": verdict.version, "genuine": verdict.genuine,
                                "checked": verdict.checked, "catalog": graph is not None,
                                "problems": verdict.problems}, ensure_ascii=False, indent=2))
+    elif verdict.genuine and verdict.exchange:
+        typer.echo(f"genuine: {verdict.product} is a page of version {verdict.version} of "
+                   f"{verdict.dataset}: its rows match its stamp's checksum and a delivery in the "
+                   f"exchange's access log")
     elif verdict.genuine:
         typer.echo(f"genuine: {verdict.product} is version {verdict.version} of {verdict.dataset} "
                    f"({', '.join(verdict.checked)}): checksums, source, acquisition date and version "

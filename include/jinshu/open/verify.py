@@ -3,9 +3,10 @@
 A product is a data file (CSV, JSON or Parquet), a ``datapackage.json`` or a
 ``provenance.json``, given as a local path or as a key of the open-data location. Its
 stamp is ``provenance.json`` beside it (or ``<file>.provenance.json``; a Parquet file
-also embeds it). An exchange extract saved as received (a JSON page with its
-``provenance`` block) is checked against the checksum of its rows
-(:func:`jinshu.share.stamp.verify`). Checked:
+also embeds it). An exchange page saved as received (JSON with its ``provenance``
+block) is checked against the checksum of its rows (:func:`jinshu.share.stamp.verify`)
+and, given the store, against the exchange's access log: a page whose checksum the
+exchange never delivered (a forged page re-stamped) is rejected. Checked:
 
 * each file against the stamp: SHA-256 and size; when a checksum differs and the
   published original can be read, the rows and columns that differ;
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 from rdflib import Graph
+from sqlalchemy.engine import Engine
 
 from jinshu.open import catalog
 from jinshu.open.package import CATALOG_JSONLD, PACKAGE, STAMP, version_prefix
@@ -41,6 +44,7 @@ from jinshu.open.provenance import (
 )
 from jinshu.share import stamp as exchange_stamp
 from jinshu.store.objects import ObjectStore
+from jinshu.store.tables import exchange_access
 
 MAX_ROWS_NAMED = 5
 
@@ -56,6 +60,8 @@ class Verdict:
     version: str | None = None
     checked: list[str] = field(default_factory=list)  # the files compared
     problems: list[str] = field(default_factory=list)
+    exchange: bool = False  # an exchange page (its stamp and the access log, not the catalog)
+    logged: bool = False  # the exchange's access log was consulted
 
     @property
     def genuine(self) -> bool:
@@ -83,6 +89,9 @@ def _locate(target: str, store: ObjectStore | None) -> tuple[_Source, str]:
     path = Path(target)
     if path.is_file():
         return _Source(path.resolve().parent, None), path.name
+    if path.is_absolute() or target.startswith("."):
+        raise NotAProduct(f"{target}: no such file. Fix: give the path of a downloaded file, or a "
+                          "key such as <dataset>/<version>/<file> of the open-data location")
     if store is not None and "/" in target:
         prefix, name = target.rsplit("/", 1)
         source = _Source(None, store, prefix + "/")
@@ -211,13 +220,32 @@ def _exchange_page(name: str, data: bytes) -> dict | None:
     return body if isinstance(stamped, dict) and "checksum" in stamped else None
 
 
-def verify(target: str, store: ObjectStore | None, catalog_graph: Graph | None) -> Verdict:
-    """Check the product at ``target`` (see the module) and say what does not match."""
+def _delivered(engine: Engine, page: dict) -> list[str]:
+    """Whether the exchange's access log holds a delivery of this page's dataset, version,
+    row count and checksum."""
+    stamped = page["provenance"]
+    a = exchange_access.c
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(a.id).where(
+            a.dataset_id == str(page.get("dataset")), a.version == str(stamped.get("version")),
+            a.rows == len(page.get("rows") or []), a.checksum == str(stamped.get("checksum")))
+            .limit(1)).first()
+    return [] if found else ["access log: the exchange never delivered a page of this dataset and "
+                             "version with these rows (forged, or re-stamped after an edit)"]
+
+
+def verify(target: str, store: ObjectStore | None, catalog_graph: Graph | None,
+           engine: Engine | None = None) -> Verdict:
+    """Check the product at ``target`` (see the module) and say what does not match;
+    ``engine``: the central store, for exchange pages."""
     source, name = _locate(target, store)
     data = source.read(name) or b""
     if (page := _exchange_page(name, data)) is not None:
+        problems = exchange_stamp.verify(page)
+        if engine is not None and not problems:
+            problems = _delivered(engine, page)
         return Verdict(target, page.get("dataset"), page["provenance"].get("version"), [name],
-                       exchange_stamp.verify(page))
+                       problems, exchange=True, logged=engine is not None)
     stamp = _stamp_for(source, name, data)
     verdict = Verdict(target, stamp.get("dataset"), stamp.get("version"))
     names = list(stamp.get("files") or {}) if name in (STAMP, PACKAGE) else [name]

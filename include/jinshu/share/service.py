@@ -292,7 +292,7 @@ class Exchange:
                     next_cursor, provenance)
         record = Record(now, caller.principal, caller.department, contract.id, version.name, kind,
                         access.fields, access.clear, len(rows), access.purpose, access.grant_id,
-                        *span)
+                        *span, provenance["checksum"])
         return page, record
 
     def _exit(self, contract: Contract, name: str, values: list, how: policy.Exit,

@@ -333,6 +333,7 @@ exchange_access = sa.Table(
     sa.Column("key_first", hex_string(64)),
     sa.Column("key_last", hex_string(64)),
     sa.Column("audit_seq", sa.BigInteger, nullable=False),
+    sa.Column("checksum", sa.String(71)),  # the page's stamp (jinshu.share.stamp): sha256:<hex>
     sa.Index("ix_exchange_access_subjects", "dataset_id", "key_first"),
 )
 

@@ -104,7 +104,7 @@ def test_a_file_without_its_stamp_cannot_be_verified(cli, download, tmp_path):
     assert result.exit_code == 2 and "no provenance stamp beside it" in result.output
 
 
-def test_a_saved_exchange_page_is_verified_against_the_checksum_of_its_rows(cli, tmp_path):
+def test_an_exchange_page_the_exchange_never_delivered_is_refused(cli, tmp_path):
     sites = CATALOG["vaccination_sites"]
     rows = [{"site_code": "JZ1", "acquired_on": "2026-11-01", "source_dataset": sites.id,
              "source_department": sites.department.name}]
@@ -114,8 +114,10 @@ def test_a_saved_exchange_page_is_verified_against_the_checksum_of_its_rows(cli,
     page = tmp_path / "page.json"
     page.write_text(json.dumps({"dataset": sites.id, "rows": rows, "provenance": block},
                                ensure_ascii=False))
-    result = cli(page)
-    assert result.exit_code == 0, result.output
+    result = cli(page)  # consistent with its own stamp, but not in the access log
+    assert result.exit_code == 1 and "never delivered" in result.output
     page.write_text(page.read_text().replace("JZ1", "JZ2"))
     result = cli(page)
     assert result.exit_code == 1 and "checksum" in result.output and "JZ" not in result.output
+    result = cli(tmp_path / "missing.csv")
+    assert result.exit_code == 2 and "no such file" in result.output

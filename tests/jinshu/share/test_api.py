@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from jinshu.cli import app
 from jinshu.govern import audit, incident
-from jinshu.share import access_log, grants
+from jinshu.share import access_log, grants, stamp
 from jinshu.share.decision import Caller
 from jinshu.store.engine import engine_for
 from jinshu.store.objects import open_store
@@ -111,6 +113,25 @@ def test_an_unconditional_read_pages_through_everything_masked_and_stamped(serve
     assert response.headers["X-Jinshu-Version"] == page["version"]
     assert page["source_department"] == server.contracts["enterprise_registration"].department.name
     assert response.headers["X-Jinshu-Acquired-On"] == page["acquired_on"] == page["version"][:10]
+
+
+def test_a_saved_page_verifies_and_a_restamped_forgery_is_refused(server, tmp_path, monkeypatch):
+    with server.client("renshe") as client:
+        body = client.get("/v1/datasets/enterprise_registration/records",
+                          params={"limit": 5}).json()
+    monkeypatch.setenv("JINSHU_HOME", str(server.settings.home))
+    monkeypatch.setenv("JINSHU_STORE_URL", server.settings.store_url)
+    saved = tmp_path / "page.json"
+    saved.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    verify = CliRunner().invoke(app, ["provenance", "verify", str(saved)])
+    assert verify.exit_code == 0, verify.output
+    assert "access log" in verify.output
+    forged = dict(body, rows=[dict(body["rows"][0], enterprise_name="伪造有限公司"), *body["rows"][1:]])
+    forged["provenance"] = dict(body["provenance"], checksum=stamp.checksum(forged["rows"]))
+    saved.write_text(json.dumps(forged, ensure_ascii=False), encoding="utf-8")
+    refused = CliRunner().invoke(app, ["provenance", "verify", str(saved)])
+    assert refused.exit_code == 1 and "never delivered" in refused.output
+    assert "伪造" not in refused.output
 
 
 def test_request_approve_read_revoke_then_refused_over_http(server):
