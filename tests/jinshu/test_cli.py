@@ -36,6 +36,16 @@ def test_check_accepts_a_clean_extract_and_stores_nothing(home, contracts, tmp_p
     assert not home.exists()
 
 
+def test_check_masks_an_identifier_in_the_file_name(home, contracts, tmp_path):
+    _, data = generate_extract(contracts["vaccination_sites"], 5, seed=3)
+    path = tmp_path / "张三_140405195610068086.csv"
+    path.write_bytes(data)
+    for args in ([], ["--json"]):
+        result = runner.invoke(app, ["check", "vaccination_sites", str(path), *args])
+        assert result.exit_code == 0, result.output
+        assert "140405195610068086" not in result.output and "张三_1" in result.output
+
+
 def test_check_names_row_column_and_fix_for_each_problem(home, contracts, tmp_path):
     name, data = generate_extract(contracts["household_registration"], 30, seed=3,
                                   faults=frozenset({"bad_checksum", "undeclared_column"}))

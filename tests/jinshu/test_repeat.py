@@ -454,3 +454,5 @@ def test_a_fresh_store_reports_no_run_yet(tmp_path, monkeypatch, contracts):
     assert re.search(r"social_insurance_enrollment\.name\s+person\.name\s+姓名\s+collects\s+"
                      r"household_registration\.name \(sx_gongan\)", text), text
     assert "person.phone 手机号码: minimum_living_allowance.phone" in text  # no authority
+    unknown = CliRunner().invoke(app, ["report", "repeat", "--department", "sx_bogus"])
+    assert unknown.exit_code == 2 and "Fix: use one of" in unknown.output

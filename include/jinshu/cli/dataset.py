@@ -64,31 +64,33 @@ def check(
     2: wrong usage (unknown dataset, missing file).
     """
     from jinshu import pipeline
+    from jinshu.protect.leakguard import shown
     from jinshu.repeat.overlap import available_from_authority
 
     settings = Settings.from_env()
     contract = contract_of(settings, dataset)
+    name = shown(str(file), 400)  # a file named after a person shows masked, never in the clear
     try:
-        with progress.steps(len(pipeline.PREFLIGHT_STAGES), f"checking {file.name}",
+        with progress.steps(len(pipeline.PREFLIGHT_STAGES), f"checking {shown(file.name)}",
                             show=not as_json) as bar:
             found = pipeline.preflight(contract, file.name, file.read_bytes(), on_stage=bar.start)
     except ValueError as error:  # unreadable, a required column missing, a classified header
         if as_json:
             detail, _, fix = str(error).partition(". Fix: ")
-            typer.echo(json.dumps({"file": str(file), "rejected": detail, "fix": fix,
+            typer.echo(json.dumps({"file": name, "rejected": detail, "fix": fix,
                                    "rule": getattr(error, "rule", type(error).__name__)},
                                   ensure_ascii=False, indent=2))
         else:
-            typer.echo(f"{file}: rejected: {error}", err=True)
+            typer.echo(f"{name}: rejected: {error}", err=True)
         raise typer.Exit(1) from error
     elsewhere = available_from_authority(contracts_of(settings), contract, found.columns)
-    result = {"file": str(file), "rows": found.rows, "accepted": found.accepted,
+    result = {"file": name, "rows": found.rows, "accepted": found.accepted,
               "undeclared_columns": found.undeclared_columns, "problems": found.problems,
               "available_from_authority": [_from_authority(o) for o in elsewhere]}
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        typer.echo(f"{file}: {found.accepted} of {found.rows} rows pass")
+        typer.echo(f"{name}: {found.accepted} of {found.rows} rows pass")
         for header in found.undeclared_columns:
             typer.echo(f"  column '{header}' is not in the contract: it will not be collected")
         for o in elsewhere:

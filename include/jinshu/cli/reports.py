@@ -94,6 +94,10 @@ def report_repeat(
 
     settings = Settings.from_env()
     contracts = contracts_of(settings)
+    known = sorted({c.department.code for c in contracts.values()})
+    if department is not None and department not in known:
+        usage_error(f"--department: no department has the code given. Fix: use one of "
+                    f"{', '.join(known)}")
     with store_of(settings).connect() as conn:
         report = repeat_report(conn, contracts, load_concepts(settings.catalog_dir), department)
     typer.echo(to_json(report) if as_json else render_repeat(report))

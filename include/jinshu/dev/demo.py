@@ -273,13 +273,17 @@ def main(rows: int = 200, steps: Callable[[int, str], AbstractContextManager[Pla
     print(f"  open data       {settings.open_data_url} (catalog.jsonld + .ttl, DCAT-AP; "
           "<dataset>/<version>/ CSV, JSON, Parquet, datapackage.json, provenance.json)")
     print(f"  open-data page  {Path(settings.open_data_url) / 'index.html'} (offline; or run "
-          f"python -m http.server 8000 -d {settings.open_data_url} and open "
+          f"python3 -m http.server 8000 -d {settings.open_data_url} and open "
           f"{settings.open_data_public_url}/index.html)")
     print(f"  quality         {settings.quality_dir / 'scorecard.html'} (department scorecard),"
           f" {settings.quality_dir / 'data-docs'} (GX Data Docs)")
     print(f"  task logs       {settings.home / 'demo-logs'}")
+    print("  governance      make airflow, then http://127.0.0.1:8080 (领导驾驶舱 cockpit; users "
+          "admin and one per department, passwords in "
+          f"{Path(os.environ.get('AIRFLOW_HOME', settings.home / 'airflow'))}"
+          "/simple_auth_manager_passwords.json.generated)")
     print(f"\nto look around with the CLI: export JINSHU_HOME={settings.home}  "
-          "(then jinshu batches, jinshu audit verify, jinshu serve ...)")
+          "(then .venv/bin/jinshu batches, .venv/bin/jinshu audit verify, .venv/bin/jinshu serve ...)")
     failed = [dag_id for dag_id, state in runs if state != "success"]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)

@@ -165,7 +165,8 @@ def text(value: str | None, field: str, limit: int = 500) -> str:
     """A required free-text field: present, bounded, without a raw identifier."""
     value = (value or "").strip()
     if len(value) < 2:
-        raise RegistrationError(f"field {field}: required. Fix: say it in words (no personal data)")
+        raise RegistrationError(f"field {field}: missing or shorter than 2 characters. Fix: say it "
+                                "in words (no personal data)")
     if len(value) > limit:
         raise RegistrationError(f"field {field}: longer than {limit} characters. Fix: shorten it")
     if leakguard.scan(value):

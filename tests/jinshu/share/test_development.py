@@ -125,7 +125,7 @@ def test_every_change_is_audited_and_a_revoked_authorization_cannot_change(engin
     ({"agreement_on": None}, "field agreement: its number and its date go together. Fix: "),
     ({"agreement_on": TODAY + timedelta(days=1)}, "field agreement: its date is in the future"),
     ({"purpose": "核验 140105199803071232 的企业"}, "field purpose: carries a personal identifier"),
-    ({"organization": " "}, "field organization: required. Fix: "),
+    ({"organization": " "}, "field organization: missing or shorter than 2 characters. Fix: "),
 ], ids=["uscc", "unknown_dataset", "conditional_dataset", "ended_term", "agreement_without_date",
         "agreement_in_the_future", "identifier_in_purpose", "no_organization"])
 def test_a_bad_registration_is_refused_naming_the_field_and_the_fix(engine, contracts, change, says):
