@@ -253,6 +253,7 @@ def test_history_shows_each_version_masked_and_every_read_is_audited(cli_env, co
     assert earlier["id_number"] == now["id_number"] == "1****************X"
     assert earlier["name"] == "王*" and earlier["county_code"] == "140105"  # personal masked
     assert earlier["ethnicity"] != "汉族" and now["address"] != "山西省太原市迎泽区柳巷3号"
+    assert (earlier["changed"], now["changed"]) == ([], ["ethnicity", "address"])  # names only
     assert {"id_number", "name", "ethnicity", "address"} <= set(shown["masked_fields"])
     assert WANG_ID not in result.output and "王芳" not in result.output
     [entry] = history_entries(settings)
@@ -264,6 +265,9 @@ def test_history_shows_each_version_masked_and_every_read_is_audited(cli_env, co
     text = CliRunner().invoke(app, ["history", household.id, "--subject", "140105200001010011"])
     assert text.exit_code == 0 and "no record of this subject" in text.output
     assert len(history_entries(settings)) == 2  # a read that finds nothing is audited too
+    bad = CliRunner().invoke(app, ["history", household.id, "--subject", "1404"])
+    assert bad.exit_code == 1 and "not a valid resident ID number" in bad.output
+    assert "1404" not in bad.output.replace(household.id, "")
 
 
 def test_the_owning_department_reads_personal_fields_in_the_clear_never_sensitive_ones(

@@ -58,14 +58,16 @@ def history(
     fields = [f.name for f in contract.fields]
     rows = [{"valid_from": _when(v.valid_from), "valid_to": None if v.valid_to is None
              else _when(v.valid_to), "batch": v.batch_id, "acquired_at": _when(v.acquired_at),
-             **v.values} for v in found.versions]
+             "changed": list(v.changed), **v.values} for v in found.versions]
     if as_json:
         typer.echo(to_json({"dataset": contract.id, "versions": rows, "clear_fields":
                             list(found.clear), "masked_fields": list(found.masked)}))
     elif rows:
-        typer.echo(text_table(["valid from (UTC)", "valid to", "batch", "acquired", *fields],
+        typer.echo(text_table(["valid from (UTC)", "valid to", "batch", "acquired", "changed",
+                               *fields],
                               [[r["valid_from"], r["valid_to"] or "current", r["batch"],
-                                r["acquired_at"], *("" if r[f] is None else str(r[f])
+                                r["acquired_at"], ",".join(r["changed"]) or "-",
+                                *("" if r[f] is None else str(r[f])
                                                     for f in fields)] for r in rows]))
         typer.echo(f"{len(rows)} version(s); masked: {', '.join(found.masked) or 'none'}")
     if not rows:

@@ -48,6 +48,7 @@ class Version:
     batch_id: str
     acquired_at: datetime
     values: dict[str, object]  # field -> value as it may be shown (masked unless clear)
+    changed: tuple[str, ...] = ()  # fields whose value differs from the record's version before
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,11 @@ def subject_key(contract: Contract, identifier: str, protector: Protector) -> st
     spec = contract.by_name[contract.subject_key]
     value = pd.Series([identifier.strip()], dtype="str")
     if spec.format in formats.REGISTRY:
-        value = formats.REGISTRY[spec.format].normalize(value)
+        checker = formats.REGISTRY[spec.format]
+        value = checker.normalize(value)
+        if hasattr(checker, "is_valid") and not checker.is_valid(value)[0]:
+            raise ValueError(f"--subject is not a valid {checker.RULE.split(':')[0]}. "
+                             f"Fix: {checker.FIX}")
     return protector.pseudonyms.one(value.iloc[0])
 
 
@@ -97,6 +102,21 @@ def _shown(frame: pd.DataFrame, contract: Contract, clear: tuple[str, ...]) -> d
         values = mask.as_text(frame[spec.name])
         out[spec.name] = (values if spec.name in clear else
                           policy.masked_for_exit(values, spec, contract, policy.REPORT))
+    return out
+
+
+def _changed(frame: pd.DataFrame, contract: Contract) -> list[tuple[str, ...]]:
+    """Per version (rows by natural key, oldest first), the names of the fields whose clear
+    value differs from the version before it of the same record; a first version: none. Names
+    only, so a masked field's change shows without its value."""
+    key = policy.key_columns(contract)
+    out: list[tuple[str, ...]] = []
+    before = None
+    for _, row in frame.iterrows():
+        same = before is not None and all(row[k] == before[k] for k in key)
+        out.append(tuple(f.name for f in contract.fields if same and str(row[f.name])
+                         != str(before[f.name])))
+        before = row
     return out
 
 
@@ -123,10 +143,12 @@ def read_history(engine: Engine, contract: Contract, protector: Protector, ident
         audit.append(conn, AUDIT_ACTION, key,
                      {"dataset": contract.id, "versions": len(frame), "clear_fields": list(clear),
                       "department": department, "principal": principal}, actor=actor, now=now)
-    shown = _shown(protector.reveal(frame, contract), contract, clear) if len(frame) else {}
+    revealed = protector.reveal(frame, contract) if len(frame) else frame
+    shown = _shown(revealed, contract, clear) if len(frame) else {}
+    changes = _changed(revealed, contract)
     found = [Version(_utc(row[versions.VALID_FROM]), _utc(row[versions.VALID_TO]),
                      row["_batch_id"], _utc(row["_acquired_at"]),
                      {name: (None if pd.isna(values.iloc[i]) else values.iloc[i])
-                      for name, values in shown.items()})
+                      for name, values in shown.items()}, changes[i])
              for i, (_, row) in enumerate(frame.iterrows())]
     return History(contract.id, found, clear, masked)
