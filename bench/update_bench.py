@@ -16,9 +16,6 @@ versions inserted, all set-based in SQL.
    the ``load`` line is the one this benchmark is for;
 4. checks ``rows_in = stored + duplicates + quarantined``, stored = changed records,
    and the table's rows, then drops the database and the temporary home.
-
-It runs on any version of the code that has ``jinshu.pipeline`` (point
-``PYTHONPATH`` at another checkout's ``include`` to measure it in the same session).
 """
 
 from __future__ import annotations
