@@ -19,7 +19,8 @@ Left out on purpose, because they differ between two correct runs of the same in
   deployment's keys), and a data key's ``check_value`` is left out;
 * **how many times the publishers ran**: asset events arriving while a publisher runs are
   batched into fewer runs or not, so only the newest publication per channel and dataset
-  counts (``publications`` and the ``publish_*`` audit entries), the open-data product's
+  counts (``publications`` and the ``publish_*`` audit entries, without what a run wrote,
+  which depends on the runs before it: ``RUN_HISTORY``), the open-data product's
   current version counts (its data files' rows, :func:`open_data_parts`) and the audit
   heads are left out.
 
@@ -53,9 +54,12 @@ RUN_TIMES = {"received_at", "finished_at", "file_modified", "validated_at", "rec
              "seen_at", "first_seen", "published_at", "acquired_at", "_acquired_at",
              "_valid_from", "_valid_to", "delivered_at", "generated_at",
              "acquired_on", "honored_at", "at", "created", "dct:modified"}
-SERIALS = {"id", "seq", "hash", "prev_hash"}
+SERIALS = {"id", "seq", "hash", "prev_hash", "through_seq"}
 NONCES = {"check_value"}
 PUBLISH_ACTIONS = {"publish_exchange", "publish_open_data"}
+# What a publish run wrote depends on the runs before it (an incremental publish after another
+# writes what changed since; the versions removed, how many were kept): only its result counts.
+RUN_HISTORY = {"written", "replaced", "batches", "subjects", "versions_removed"}
 LEFT_OUT = RUN_TIMES | SERIALS | NONCES
 VERSION_STAMP = re.compile(r"\d{8}T\d{6}Z(-\d+)?")  # jinshu.open.package.version_name
 
@@ -127,8 +131,15 @@ def _table_rows(table: str, rows: list[dict]) -> list[dict]:
         kept = [r for r in rows if r["action"] not in PUBLISH_ACTIONS]
         publishes = [r for r in rows if r["action"] in PUBLISH_ACTIONS]
         kept += _newest(publishes, ("action", "subject"), "seq").values()
-        return [{**_clean(r), "details": _plain(json.loads(r["details"]))} for r in kept]
+        return [{**_clean(r), "details": _details(r)} for r in kept]
     return [_clean(r) for r in rows]
+
+
+def _details(row: dict) -> object:
+    details = _plain(json.loads(row["details"]))
+    if row["action"] in PUBLISH_ACTIONS and isinstance(details, dict):
+        return {k: v for k, v in details.items() if k not in RUN_HISTORY}
+    return details
 
 
 def _newest(rows: list[dict], key: tuple[str, ...], order: str) -> dict[tuple, dict]:
