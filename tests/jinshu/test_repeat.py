@@ -299,13 +299,20 @@ def test_switching_a_field_to_its_authority_drops_the_copy_and_closes_the_notice
     assert sent["person.sex"].closed_at is None and sent["person.birth_date"].closed_at is None
 
 
-def test_the_exchange_serves_a_taken_field_from_its_authority(pg_url, tmp_path):
+def published_taking_names(pg_url: str, tmp_path: Path):
+    """Social insurance taking the name from the registry, the planted data ingested on
+    PostgreSQL and both datasets published to the exchange."""
     contracts = changed_catalog(tmp_path / "catalog", SOCIAL_FILE, take_name_from_the_registry)
     settings = make_settings(tmp_path / "home", store_url=pg_url)
     data = ingest_planted(settings, contracts)
     engine, protector = engine_for(pg_url), keys.protector(settings)
     for dataset in (HOUSEHOLD, SOCIAL):
         exchange.publish(engine, contracts[dataset], NOW, protector, catalog=contracts)
+    return contracts, settings, data, engine, protector
+
+
+def test_the_exchange_serves_a_taken_field_from_its_authority(pg_url, tmp_path):
+    contracts, settings, data, engine, protector = published_taking_names(pg_url, tmp_path)
     registered = dict(zip(data.household["id_number"], data.household["name"], strict=True))
     with engine.connect() as conn:
         snapshot = conn.execute(sa.text(f"SELECT name, _subject_key FROM ex_{SOCIAL}")).all()
@@ -366,12 +373,7 @@ TAX_CONTRACT = {
 
 
 def test_a_publish_after_the_authority_changed_a_value_serves_the_new_one(pg_url, tmp_path):
-    contracts = changed_catalog(tmp_path / "catalog", SOCIAL_FILE, take_name_from_the_registry)
-    settings = make_settings(tmp_path / "home", store_url=pg_url)
-    data = ingest_planted(settings, contracts)
-    engine, protector = engine_for(pg_url), keys.protector(settings)
-    for dataset in (HOUSEHOLD, SOCIAL):
-        exchange.publish(engine, contracts[dataset], NOW, protector, catalog=contracts)
+    contracts, settings, data, engine, protector = published_taking_names(pg_url, tmp_path)
     person = next(i for i in data.social["id_number"] if i in set(data.household["id_number"]))
     renamed = data.household[data.household["id_number"] == person].copy()
     renamed["name"] = "欧阳新名"
