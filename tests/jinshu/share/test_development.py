@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from jinshu.cli import app
 from jinshu.cli.common import os_user
-from jinshu.share import development, principals
+from jinshu.share import authorization, development, principals
 from jinshu.share.authorization import RegistrationError
 from jinshu.store.engine import engine_for
 from jinshu.store.schema import ensure_schema
@@ -182,7 +182,7 @@ def test_cli_refuses_an_invalid_uscc_at_registration_naming_the_field_and_the_fi
 
 
 def test_cli_registers_files_lists_reports_and_revokes_under_the_os_account(cli_home):
-    today = date.today()
+    today = authorization.today(datetime.now(UTC))  # terms are dated in China, not on this host
     added = runner.invoke(app, [
         "developers", "add", "晋数科技有限公司", "--uscc", uscc(3), "--dataset", "enterprise_registration",
         "--dataset", "vaccination_sites", "--purpose", "企业信用产品研发",
